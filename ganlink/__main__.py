@@ -1,0 +1,5 @@
+import sys
+
+from ganlink.cli import main
+
+sys.exit(main())

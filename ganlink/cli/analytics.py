@@ -1,0 +1,11 @@
+"""`ganlink analytics ...` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser("analytics", help="analytics commands")
+    parser.set_defaults(run=lambda args: parser.print_help() or 1)

@@ -1,0 +1,11 @@
+"""`ganlink demo ...` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser("demo", help="demo commands")
+    parser.set_defaults(run=lambda args: parser.print_help() or 1)
