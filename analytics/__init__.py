@@ -1,0 +1,1 @@
+"""ganlink analytics service."""

@@ -1,0 +1,1 @@
+"""ganlink api service."""
