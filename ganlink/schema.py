@@ -225,8 +225,14 @@ def parse_anomaly(topic: str, payload: bytes) -> AnomalyEvent:
         time_ns = parse_source_time(body.get("ts"))
     except ValueError as exc:
         raise MessageRejected("bad-envelope", str(exc)) from None
-    details = body.get("details") if isinstance(body.get("details"), dict) else {}
-    assert isinstance(sensor, str) and isinstance(score, (int, float)) and isinstance(value, (int, float))
+    details = body.get("details")
     return AnomalyEvent(
-        device, sensor, detector, time_ns, float(score), float(value), str(body.get("alarm_id", "")), details or {}
+        device,
+        str(sensor),
+        detector,
+        time_ns,
+        float(score),  # type: ignore[arg-type]
+        float(value),  # type: ignore[arg-type]
+        str(body.get("alarm_id", "")),
+        details if isinstance(details, dict) else {},
     )

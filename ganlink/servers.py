@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["InfluxServer", "MosquittoServer", "free_port", "missing_server_binaries", "running_servers", "wait_for_port"]
+__all__ = [
+    "InfluxServer",
+    "MosquittoServer",
+    "free_port",
+    "missing_server_binaries",
+    "running_servers",
+    "wait_for_port",
+]
 
 
 def free_port() -> int:
