@@ -1,11 +1,100 @@
-"""`ganlink analytics ...` commands."""
+"""`ganlink analytics ...`: the online service (`run`), offline scoring (`detect`) and the
+plant-fault evaluation (`evaluate`). Services are imported inside the command that needs them.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import contextlib
+import importlib
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganlink.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ganlink.assets import PlantFile
+
+__all__ = ["register", "select_plant_files"]
+
+
+def select_plant_files(plant_ids: list[str] | None, plant_paths: list[Path] | None) -> list[PlantFile]:
+    """The PlantFiles a command works on: explicit paths, else bundled plants (filtered by id)."""
+    from ganlink.assets import bundled_plant_files, load_plant_file  # noqa: PLC0415 - keeps --help fast
+
+    if plant_paths:
+        return [load_plant_file(path) for path in plant_paths]
+    plant_files = [load_plant_file(path) for path in bundled_plant_files()]
+    if plant_ids:
+        known = {p.plant.id: p for p in plant_files}
+        missing = [pid for pid in plant_ids if pid not in known]
+        if missing:
+            raise ConfigError(f"unknown plant id(s) {', '.join(missing)}; bundled: {', '.join(sorted(known))}")
+        plant_files = [known[pid] for pid in plant_ids]
+    if not plant_files:
+        raise ConfigError("no plant files: pass --plant-file PATH or install the bundled plants")
+    return plant_files
+
+
+def _run_service(args: argparse.Namespace) -> int:
+    from analytics.service import run_analytics  # noqa: PLC0415 - composition root imports lazily
+
+    from ganlink.settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    plant_files = select_plant_files(args.plant, args.plant_file)
+    state_dir = args.state_dir or settings.data_dir / "analytics"
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_analytics(args.mqtt or settings.mqtt_url, plant_files, stop=stop, state_dir=state_dir)
+
+    asyncio.run(main())
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    module = importlib.import_module("analytics.evaluate")
+    code: int = module.run(args)
+    return code
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    # analytics.detect is owned by the detectors helper; imported by name so this module never
+    # needs it at import time.
+    module = importlib.import_module("analytics.detect")
+    code: int = module.run(args)
+    return code
 
 
 def register(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("analytics", help="analytics commands")
-    parser.set_defaults(run=lambda args: parser.print_help() or 1)
+    parser: argparse.ArgumentParser = commands.add_parser("analytics", help="anomaly detection and alarms")
+    sub = parser.add_subparsers(dest="analytics_command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="score telemetry from MQTT and publish anomaly events")
+    run.add_argument("--plant", action="append", help="bundled plant id to watch (repeatable; default all)")
+    run.add_argument("--plant-file", action="append", type=Path, help="plant YAML to watch (repeatable)")
+    run.add_argument("--mqtt", help="broker URL mqtt://host:port (default GANLINK_MQTT_URL)")
+    run.add_argument("--state-dir", type=Path, help="checkpoint folder (default GANLINK_DATA_DIR/analytics)")
+    run.set_defaults(run=_run_service)
+
+    detect = sub.add_parser("detect", help="score a recorded CSV series offline, causally")
+    detect.add_argument("input", type=Path, help="CSV: timestamp, then one or more numeric columns")
+    detect.add_argument("output", type=Path, help="CSV written: timestamp,score,anomaly")
+    detect.add_argument("--detector", default=None, help="registered detector name (default: the combined one)")
+    detect.set_defaults(run=_run_detect)
+
+    evaluate = sub.add_parser("evaluate", help="recall and false alarms/hour on a simulated plant's faults")
+    evaluate.add_argument("--plant", required=True, help="bundled plant id")
+    evaluate.add_argument("--plant-file", type=Path, help="plant YAML instead of the bundled one")
+    evaluate.add_argument("--hours", type=float, default=6.0, help="simulated hours to score")
+    evaluate.add_argument("--seed", type=int, default=7, help="simulator seed")
+    evaluate.add_argument("--data", type=Path, help="folder written by `ganlink gateway simulate --out DIR`")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    evaluate.set_defaults(run=_run_evaluate)
