@@ -1,0 +1,75 @@
+"""The FastAPI application: ``create_app(settings, store=..., registry=...)``.
+
+The caller owns the store and the registry (opens and closes them); the app only uses them.
+Errors always leave as JSON ``{"detail": ...}``; nothing of a traceback reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import authorize
+from api.routes import health, lines, plants, sensors
+from ganlink import __version__
+from ganlink.errors import StoreError
+from ganlink.registry import Registry, RegistryError
+from ganlink.settings import Settings
+from ganlink.store import TimeSeriesStore
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    log.info("api up: %d plants in the registry", len(app.state.registry.plants()))
+    yield
+    log.info("api down")
+
+
+async def _store_failed(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "time-series store unavailable, retry later"}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+async def _registry_failed(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "registry unavailable, retry later"}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def create_app(settings: Settings, *, store: TimeSeriesStore, registry: Registry) -> FastAPI:
+    """Build the API and its pages over an open store and registry."""
+    app = FastAPI(title="ganlink", version=__version__, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.registry = registry
+
+    # Routers carry their full /api/v1 paths so authorize() sees the same templates as the permission table.
+    app.include_router(health.router)
+    for module in (plants, lines, sensors):
+        app.include_router(module.router, dependencies=[Depends(authorize)])
+
+    app.add_exception_handler(StoreError, _store_failed)
+    app.add_exception_handler(RegistryError, _registry_failed)
+    app.add_exception_handler(Exception, _unexpected)
+
+    @app.get("/", include_in_schema=False)
+    async def workshop_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,74 @@
+"""Response bodies of the API (the registry's records are returned as they are)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from ganlink.registry import Role
+
+__all__ = ["Anomaly", "Health", "LatestReading", "Me", "PlantSummary", "RangeResult"]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Me(BaseModel):
+    name: str
+    role: Role
+    plants: list[str]
+
+
+class PlantSummary(BaseModel):
+    id: str
+    name: str
+    industry: str
+    timezone: str
+    nameplate_value: float
+    nameplate_unit: str
+
+
+class LatestReading(BaseModel):
+    """A sensor's newest value with what a chart needs to show it; ``value`` is None without data."""
+
+    sensor_id: str
+    area: str
+    line: str
+    device: str
+    sensor: str
+    name: str
+    unit: str
+    kind: str
+    range_min: float
+    range_max: float
+    key: bool
+    time_ms: int | None
+    value: float | None
+    quality: str | None
+
+
+class RangeResult(BaseModel):
+    """Points as ``[epoch_ms, value]``; with a bucket, the time is the bucket start."""
+
+    sensor_id: str
+    unit: str
+    range_min: float
+    range_max: float
+    start_ms: int
+    end_ms: int
+    bucket_s: float | None
+    aggregate: str | None
+    points: list[tuple[int, float | None]]
+
+
+class Anomaly(BaseModel):
+    sensor_id: str
+    detector: str
+    time_ms: int
+    score: float
+    value: float
+    alarm_id: str
+    details: dict[str, Any]

@@ -1,0 +1,53 @@
+"""The one permission table: what each role may do, and which permission each route needs.
+
+Every ``/api/v1`` route must appear in :data:`ROUTE_PERMISSIONS` (a route missing from it is refused
+with 403); the permission-matrix test is generated from these two tables.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ganlink.registry import Role
+
+__all__ = ["API_PREFIX", "PUBLIC_ROUTES", "ROLE_PERMISSIONS", "ROUTE_PERMISSIONS", "Permission", "route_permission"]
+
+
+class Permission(StrEnum):
+    READ = "read"  # asset tree, telemetry, latest values, events of the plants in scope
+    ACK_ALARM = "ack-alarm"  # acknowledge, shelve, clear, comment, label alarms
+    ONBOARD = "onboard"  # accept or reject pending sensors, onboard gateways
+    MANAGE_ASSETS = "manage-assets"  # create, change, delete, import plants/lines/devices/sensors
+    CROSS_PLANT_KPI = "cross-plant-kpi"  # KPIs compared across plants
+    ADMIN = "admin"  # API keys, audit log
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.READ}),
+    Role.ENGINEER: frozenset({Permission.READ, Permission.ACK_ALARM}),
+    Role.INTEGRATOR: frozenset({Permission.READ, Permission.ACK_ALARM, Permission.ONBOARD, Permission.MANAGE_ASSETS}),
+    Role.MANAGER: frozenset({Permission.READ, Permission.CROSS_PLANT_KPI}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+API_PREFIX = "/api/v1"
+PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health")})
+
+_LINE = "/api/v1/plants/{plant}/areas/{area}/lines/{line}"
+
+ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
+    ("GET", "/api/v1/me"): Permission.READ,
+    ("GET", "/api/v1/plants"): Permission.READ,
+    ("GET", "/api/v1/plants/{plant}"): Permission.READ,
+    ("GET", "/api/v1/plants/{plant}/latest"): Permission.READ,
+    ("GET", _LINE): Permission.READ,
+    ("GET", f"{_LINE}/latest"): Permission.READ,
+    ("GET", f"{_LINE}/anomalies"): Permission.READ,
+    ("GET", "/api/v1/sensors/{sensor_id}"): Permission.READ,
+    ("GET", "/api/v1/sensors/{sensor_id}/range"): Permission.READ,
+}
+
+
+def route_permission(method: str, path_template: str) -> Permission | None:
+    """The permission a route needs, or None when the route is not in the table (refused)."""
+    return ROUTE_PERMISSIONS.get((method.upper(), path_template))

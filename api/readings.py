@@ -1,0 +1,40 @@
+"""Joining store values with registry metadata, shared by the plant and line routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from api.models import LatestReading
+from ganlink.registry import SensorInfo
+from ganlink.store import SensorSelector, TimeSeriesStore
+
+__all__ = ["latest_readings"]
+
+
+async def latest_readings(
+    store: TimeSeriesStore, selector: SensorSelector, sensors: Sequence[SensorInfo]
+) -> list[LatestReading]:
+    """The newest value of each registered sensor in ``selector`` (None where the store has none)."""
+    newest = {v.device.sensor_id(v.sensor): v for v in await store.latest(selector)}
+    readings = []
+    for info in sensors:
+        value = newest.get(info.sensor_id)
+        readings.append(
+            LatestReading(
+                sensor_id=info.sensor_id,
+                area=info.area,
+                line=info.line,
+                device=info.device,
+                sensor=info.id,
+                name=info.name,
+                unit=info.unit,
+                kind=info.kind,
+                range_min=info.range_min,
+                range_max=info.range_max,
+                key=info.key,
+                time_ms=value.time_ns // 1_000_000 if value else None,
+                value=value.value if value else None,
+                quality=value.quality.label if value else None,
+            )
+        )
+    return readings

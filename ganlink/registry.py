@@ -1,0 +1,553 @@
+"""The relational registry: plants, areas, lines, devices, sensors, API keys, alarms, pending sensors
+and the audit log (SQLAlchemy 2.x Core; SQLite by default, any SQLAlchemy URL such as PostgreSQL).
+
+Calls are short and synchronous; async callers may run them directly or in a thread.
+Writers besides the API: the collector records unknown sensors with :meth:`Registry.report_unknown_sensor`
+and analytics opens and updates alarm rows in the ``alarms`` table (columns below are the contract).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from ganlink.assets import PlantFile
+from ganlink.errors import GanlinkError
+from ganlink.topics import DevicePath
+
+__all__ = [
+    "ALL_PLANTS",
+    "TOKEN_PREFIX",
+    "ApiKey",
+    "AreaNode",
+    "AssetTree",
+    "DeviceNode",
+    "LineNode",
+    "PlantInfo",
+    "Registry",
+    "RegistryError",
+    "Role",
+    "SensorInfo",
+    "alarm_comments",
+    "alarms",
+    "api_keys",
+    "audit_log",
+    "hash_token",
+    "metadata",
+    "pending_sensors",
+]
+
+ALL_PLANTS = "*"
+TOKEN_PREFIX = "glk_"  # noqa: S105 - a visible prefix, not a secret
+
+
+class RegistryError(GanlinkError):
+    """The registry database failed; ``url`` names which one (without credentials)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(f"{message} (registry {url})")
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ENGINEER = "engineer"
+    INTEGRATOR = "integrator"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+metadata = MetaData()
+
+plants = Table(
+    "plants",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("industry", String(40), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("shifts", JSON, nullable=False),
+    Column("nameplate_value", Float, nullable=False),
+    Column("nameplate_unit", String(40), nullable=False),
+    Column("gateway", String(63), nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+areas = Table(
+    "areas",
+    metadata,
+    Column("plant", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    ForeignKeyConstraint(["plant"], ["plants.id"], ondelete="CASCADE"),
+)
+lines = Table(
+    "lines",
+    metadata,
+    Column("plant", String(63), primary_key=True),
+    Column("area", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    ForeignKeyConstraint(["plant", "area"], ["areas.plant", "areas.id"], ondelete="CASCADE"),
+)
+devices = Table(
+    "devices",
+    metadata,
+    Column("plant", String(63), primary_key=True),
+    Column("area", String(63), primary_key=True),
+    Column("line", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    ForeignKeyConstraint(["plant", "area", "line"], ["lines.plant", "lines.area", "lines.id"], ondelete="CASCADE"),
+)
+sensors = Table(
+    "sensors",
+    metadata,
+    Column("sensor_id", String(320), primary_key=True),  # dotted full path
+    Column("plant", String(63), nullable=False),
+    Column("area", String(63), nullable=False),
+    Column("line", String(63), nullable=False),
+    Column("device", String(63), nullable=False),
+    Column("id", String(63), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("range_min", Float, nullable=False),
+    Column("range_max", Float, nullable=False),
+    Column("sample_period_s", Float, nullable=False),
+    Column("data_class", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("key", Boolean, nullable=False),
+    ForeignKeyConstraint(
+        ["plant", "area", "line", "device"],
+        ["devices.plant", "devices.area", "devices.line", "devices.id"],
+        ondelete="CASCADE",
+    ),
+    Index("ix_sensors_line", "plant", "area", "line"),
+)
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
+    Column("role", String(20), nullable=False),
+    Column("plants", JSON, nullable=False),  # ["*"] or a list of plant ids
+    Column("created_ns", BigInteger, nullable=False),
+    Column("revoked_ns", BigInteger, nullable=True),
+)
+# Alarms, one row per ganlink.alarms.Alarm (analytics raises and clears, the API acknowledges, shelves,
+# labels); the state is derived from the *_ns columns as Alarm.status does. Comments live in alarm_comments.
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", String(64), primary_key=True),  # AnomalyEvent.alarm_id
+    Column("sensor_id", String(320), nullable=False),
+    Column("plant", String(63), nullable=False),
+    Column("area", String(63), nullable=False),
+    Column("line", String(63), nullable=False),
+    Column("detector", String(63), nullable=False),
+    Column("model_version", String(63), nullable=False),
+    Column("severity", String(20), nullable=False),  # ganlink.alarms.Severity
+    Column("raised_ns", BigInteger, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("cleared_ns", BigInteger, nullable=True),
+    Column("acknowledged_ns", BigInteger, nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("shelved_until_ns", BigInteger, nullable=True),
+    Column("shelved_by", String(200), nullable=True),
+    Column("label", String(20), nullable=True),  # ganlink.alarms.Label
+    Column("labeled_by", String(200), nullable=True),
+    Column("updated_ns", BigInteger, nullable=False),
+    Index("ix_alarms_line_raised", "plant", "area", "line", "raised_ns"),
+    Index("ix_alarms_sensor_raised", "sensor_id", "raised_ns"),
+)
+alarm_comments = Table(
+    "alarm_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alarm_id", String(64), nullable=False, index=True),
+    Column("user", String(200), nullable=False),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+)
+# Sensors the collector saw on the wire but the registry does not know (onboarding queue).
+pending_sensors = Table(
+    "pending_sensors",
+    metadata,
+    Column("sensor_id", String(320), primary_key=True),
+    Column("plant", String(63), nullable=False),
+    Column("area", String(63), nullable=False),
+    Column("line", String(63), nullable=False),
+    Column("device", String(63), nullable=False),
+    Column("sensor", String(63), nullable=False),
+    Column("first_seen_ns", BigInteger, nullable=False),
+    Column("last_seen_ns", BigInteger, nullable=False),
+    Column("seen_count", Integer, nullable=False),
+    Column("last_value", Float, nullable=True),
+    Column("status", String(20), nullable=False),  # pending | accepted | rejected
+)
+# Append-only: rows are inserted, never updated or deleted.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(320), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SensorInfo(_Record):
+    """A sensor's registry metadata with its ISA-95 path."""
+
+    sensor_id: str
+    plant: str
+    area: str
+    line: str
+    device: str
+    id: str
+    name: str
+    unit: str
+    kind: str
+    range_min: float
+    range_max: float
+    sample_period_s: float
+    data_class: int
+    description: str
+    key: bool
+
+    @property
+    def device_path(self) -> DevicePath:
+        return DevicePath(self.plant, self.area, self.line, self.device)
+
+
+class DeviceNode(_Record):
+    id: str
+    name: str
+    sensors: list[SensorInfo]
+
+
+class LineNode(_Record):
+    id: str
+    name: str
+    kind: str
+    devices: list[DeviceNode]
+
+
+class AreaNode(_Record):
+    id: str
+    name: str
+    lines: list[LineNode]
+
+
+class PlantInfo(_Record):
+    id: str
+    name: str
+    industry: str
+    timezone: str
+    shifts: list[dict[str, Any]]
+    nameplate_value: float
+    nameplate_unit: str
+    gateway: str
+
+
+class AssetTree(PlantInfo):
+    """A plant with its areas, lines, devices and sensors."""
+
+    areas: list[AreaNode]
+
+
+class ApiKey(_Record):
+    """An API key as stored (never the token itself)."""
+
+    id: int
+    name: str
+    role: Role
+    plants: list[str]
+    created_ns: int
+
+    def can_see_plant(self, plant: str) -> bool:
+        return ALL_PLANTS in self.plants or plant in self.plants
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token: sha256 hex (tokens are 256-bit random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sensor_info(row: Any) -> SensorInfo:
+    return SensorInfo.model_validate(dict(row._mapping))
+
+
+def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Registry:
+    """The registry database; build with a SQLAlchemy URL, call :meth:`create_schema` once."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self._safe_url = url.rsplit("@", maxsplit=1)[-1]
+        self.engine = engine or create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _enable_sqlite_pragmas)
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            message = f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}"
+            raise RegistryError(message, url=self._safe_url) from exc
+
+    def create_schema(self) -> None:
+        """Create missing tables (idempotent)."""
+        with self._begin() as conn:
+            metadata.create_all(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _upsert(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+
+    # -- asset tree -------------------------------------------------------------------------
+
+    def load_plant_file(self, plant_file: PlantFile) -> int:
+        """Upsert a plant's asset tree (idempotent); returns how many sensors it defines.
+
+        Assets missing from the file are kept: they may have been onboarded through the API.
+        """
+        plant = plant_file.plant
+        plant_row = {
+            "id": plant.id,
+            "name": plant.name,
+            "industry": str(plant.industry),
+            "timezone": plant.timezone,
+            "shifts": [s.model_dump(mode="json") for s in plant.shifts],
+            "nameplate_value": plant.nameplate.value,
+            "nameplate_unit": plant.nameplate.unit,
+            "gateway": plant.gateway,
+            "updated_ns": time.time_ns(),
+        }
+        area_rows = [{"plant": plant.id, "id": a.id, "name": a.name or a.id} for a in plant.areas]
+        line_rows = [
+            {"plant": plant.id, "area": a.id, "id": ln.id, "name": ln.name or ln.id, "kind": ln.kind}
+            for a in plant.areas
+            for ln in a.lines
+        ]
+        device_rows = [
+            {"plant": plant.id, "area": a.id, "line": ln.id, "id": d.id, "name": d.name or d.id}
+            for a in plant.areas
+            for ln in a.lines
+            for d in ln.devices
+        ]
+        sensor_rows = [
+            {
+                "sensor_id": ref.sensor_id,
+                "plant": ref.device.plant,
+                "area": ref.device.area,
+                "line": ref.device.line,
+                "device": ref.device.device,
+                "id": ref.sensor.id,
+                "name": ref.sensor.name or ref.sensor.id,
+                "unit": ref.sensor.unit,
+                "kind": ref.sensor.kind,
+                "range_min": ref.sensor.range[0],
+                "range_max": ref.sensor.range[1],
+                "sample_period_s": ref.sensor.sample_period_s,
+                "data_class": ref.sensor.data_class,
+                "description": ref.sensor.description,
+                "key": ref.sensor.key,
+            }
+            for ref in plant_file.sensors()
+        ]
+        with self._begin() as conn:
+            for table, rows in (
+                (plants, [plant_row]),
+                (areas, area_rows),
+                (lines, line_rows),
+                (devices, device_rows),
+                (sensors, sensor_rows),
+            ):
+                self._upsert(conn, table, rows)
+        return len(sensor_rows)
+
+    def is_empty(self) -> bool:
+        with self._begin() as conn:
+            return conn.execute(select(plants.c.id).limit(1)).first() is None
+
+    def plants(self) -> list[PlantInfo]:
+        with self._begin() as conn:
+            rows = conn.execute(select(plants).order_by(plants.c.id)).all()
+        return [PlantInfo.model_validate(dict(r._mapping)) for r in rows]
+
+    def plant(self, plant_id: str) -> PlantInfo | None:
+        with self._begin() as conn:
+            row = conn.execute(select(plants).where(plants.c.id == plant_id)).first()
+        return PlantInfo.model_validate(dict(row._mapping)) if row else None
+
+    def asset_tree(self, plant_id: str) -> AssetTree | None:
+        """The plant with all its areas, lines, devices and sensors, ordered by id."""
+        with self._begin() as conn:
+            plant_row = conn.execute(select(plants).where(plants.c.id == plant_id)).first()
+            if plant_row is None:
+                return None
+            area_rows = conn.execute(select(areas).where(areas.c.plant == plant_id).order_by(areas.c.id)).all()
+            line_rows = conn.execute(select(lines).where(lines.c.plant == plant_id).order_by(lines.c.id)).all()
+            device_rows = conn.execute(select(devices).where(devices.c.plant == plant_id).order_by(devices.c.id)).all()
+            sensor_rows = conn.execute(select(sensors).where(sensors.c.plant == plant_id).order_by(sensors.c.id)).all()
+        sensors_of: dict[tuple[str, str, str], list[SensorInfo]] = {}
+        for row in sensor_rows:
+            info = _sensor_info(row)
+            sensors_of.setdefault((info.area, info.line, info.device), []).append(info)
+        devices_of: dict[tuple[str, str], list[DeviceNode]] = {}
+        for d in device_rows:
+            node = DeviceNode(id=d.id, name=d.name, sensors=sensors_of.get((d.area, d.line, d.id), []))
+            devices_of.setdefault((d.area, d.line), []).append(node)
+        lines_of: dict[str, list[LineNode]] = {}
+        for ln in line_rows:
+            line_node = LineNode(id=ln.id, name=ln.name, kind=ln.kind, devices=devices_of.get((ln.area, ln.id), []))
+            lines_of.setdefault(ln.area, []).append(line_node)
+        return AssetTree(
+            **dict(plant_row._mapping),
+            areas=[AreaNode(id=a.id, name=a.name, lines=lines_of.get(a.id, [])) for a in area_rows],
+        )
+
+    def line(self, plant: str, area: str, line: str) -> LineNode | None:
+        """One line with its devices and sensors."""
+        query = select(lines).where(lines.c.plant == plant, lines.c.area == area, lines.c.id == line)
+        device_query = (
+            select(devices)
+            .where(devices.c.plant == plant, devices.c.area == area, devices.c.line == line)
+            .order_by(devices.c.id)
+        )
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+            device_rows = conn.execute(device_query).all() if row else []
+        if row is None:
+            return None
+        sensors_by_device: dict[str, list[SensorInfo]] = {}
+        for info in self.sensors_of(plant, area, line):
+            sensors_by_device.setdefault(info.device, []).append(info)
+        nodes = [DeviceNode(id=d.id, name=d.name, sensors=sensors_by_device.get(d.id, [])) for d in device_rows]
+        return LineNode(id=row.id, name=row.name, kind=row.kind, devices=nodes)
+
+    def sensor(self, sensor_id: str) -> SensorInfo | None:
+        """One sensor by its dotted full id."""
+        with self._begin() as conn:
+            row = conn.execute(select(sensors).where(sensors.c.sensor_id == sensor_id)).first()
+        return _sensor_info(row) if row else None
+
+    def sensors_of(
+        self, plant: str, area: str | None = None, line: str | None = None, *, key_only: bool = False
+    ) -> list[SensorInfo]:
+        """Sensors of a plant, narrowed to an area and line when given; ``key_only`` keeps key sensors."""
+        query = select(sensors).where(sensors.c.plant == plant)
+        if area is not None:
+            query = query.where(sensors.c.area == area)
+        if line is not None:
+            query = query.where(sensors.c.line == line)
+        if key_only:
+            query = query.where(sensors.c.key.is_(True))
+        query = query.order_by(sensors.c.area, sensors.c.line, sensors.c.device, sensors.c.id)
+        with self._begin() as conn:
+            return [_sensor_info(r) for r in conn.execute(query).all()]
+
+    def key_sensors(self, plant: str, area: str | None = None, line: str | None = None) -> list[SensorInfo]:
+        return self.sensors_of(plant, area, line, key_only=True)
+
+    # -- API keys ---------------------------------------------------------------------------
+
+    def create_api_key(
+        self, role: Role, plants_scope: Iterable[str] = (ALL_PLANTS,), name: str = ""
+    ) -> tuple[ApiKey, str]:
+        """Create a key; returns it with the token, which is shown once and stored only hashed."""
+        scope = sorted(set(plants_scope)) or [ALL_PLANTS]
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = {
+            "name": name or f"{role}-key",
+            "token_hash": hash_token(token),
+            "role": str(Role(role)),
+            "plants": [ALL_PLANTS] if ALL_PLANTS in scope else scope,
+            "created_ns": time.time_ns(),
+        }
+        with self._begin() as conn:
+            key_id = conn.execute(api_keys.insert().values(**row)).inserted_primary_key[0]  # type: ignore[index]
+        key = ApiKey(id=key_id, name=row["name"], role=Role(role), plants=row["plants"], created_ns=row["created_ns"])
+        return key, token
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The live key a token belongs to, or None."""
+        query = select(api_keys).where(api_keys.c.token_hash == hash_token(token), api_keys.c.revoked_ns.is_(None))
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return ApiKey(id=row.id, name=row.name, role=Role(row.role), plants=list(row.plants), created_ns=row.created_ns)
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        query = api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_ns.is_(None))
+        with self._begin() as conn:
+            return conn.execute(query.values(revoked_ns=time.time_ns())).rowcount > 0
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+        """Append one audit record."""
+        row = {"time_ns": time.time_ns(), "actor": actor, "action": action, "target": target, "detail": detail or {}}
+        with self._begin() as conn:
+            conn.execute(audit_log.insert().values(**row))
+
+    def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._begin() as conn:
+            rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).all()
+        return [json.loads(json.dumps(dict(r._mapping))) for r in rows]
