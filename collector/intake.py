@@ -1,0 +1,62 @@
+"""Turn one received MQTT message into what the collector stores and what it dead-letters. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from collector.dead_letter import DeadLetter, reading_payload
+from ganlink.errors import MessageRejected
+from ganlink.schema import AnomalyEvent, Reading, parse_anomaly, parse_telemetry
+
+__all__ = ["DETECTOR_PATTERN", "Intake", "read_message"]
+
+# Detector names become an InfluxDB tag: no spaces, commas, quotes or line breaks.
+DETECTOR_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+@dataclass(slots=True)
+class Intake:
+    """The outcome of one message: readings and events to store, dead letters to publish."""
+
+    readings: list[Reading] = field(default_factory=list)
+    events: list[AnomalyEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    gateway: str | None = None
+    seq: int | None = None
+
+
+def _whole(reason: str, detail: str, topic: str, payload: bytes, now_ns: int) -> Intake:
+    return Intake(dead_letters=[DeadLetter.of_message(reason, detail, topic, payload, now_ns)])
+
+
+def read_message(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int, max_payload_bytes: int) -> Intake:
+    """Validate a telemetry or anomaly message; never raises for bad input, dead-letters it instead."""
+    if len(payload) > max_payload_bytes:
+        detail = f"payload is {len(payload)} bytes, the limit is {max_payload_bytes}"
+        return _whole("too-large", detail, topic, payload, now_ns)
+    try:
+        if topic.endswith("/telemetry"):
+            message = parse_telemetry(topic, payload, now_ns=now_ns, max_skew_ns=max_skew_ns)
+        elif topic.endswith("/anomaly"):
+            event = parse_anomaly(topic, payload)
+            if DETECTOR_PATTERN.fullmatch(event.detector) is None:
+                return _whole("bad-envelope", f"detector {event.detector[:80]!r} is not a name", topic, payload, now_ns)
+            return Intake(events=[event])
+        else:
+            return _whole("bad-topic", f"{topic!r} is neither a telemetry nor an anomaly topic", topic, payload, now_ns)
+    except MessageRejected as exc:
+        return _whole(exc.reason, exc.detail, topic, payload, now_ns)
+    dead_letters = [
+        DeadLetter(
+            "bad-reading",
+            rejected.reason,
+            topic,
+            reading_payload(message.gateway, message.seq, rejected.raw),
+            now_ns,
+            gateway=message.gateway,
+            seq=message.seq,
+        )
+        for rejected in message.rejected
+    ]
+    return Intake(message.readings, [], dead_letters, message.gateway, message.seq)

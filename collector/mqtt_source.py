@@ -1,0 +1,210 @@
+"""The one place that owns the collector's MQTT connection (paho-mqtt 2.x).
+
+paho's network thread reads each message, validates it and appends it to the open batch, with no
+hop to asyncio per message; acknowledgements are sent only when the writer says a batch is settled.
+The session is persistent (fixed client id, clean start off) and the broker's in-flight window is
+bounded (MQTT v5 Receive Maximum; with 3.1.1 the broker's own ``max_inflight_messages`` applies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from collector.batching import BatchBuilder
+from collector.config import CollectorConfig, MqttProtocol
+from collector.dead_letter import DeadLetter
+from collector.intake import read_message
+from collector.ledger import AckLedger, AckToken, SequenceLedger
+from collector.metrics import CollectorMetrics
+from ganlink.errors import GanlinkError
+from ganlink.timestamps import now_ns
+from ganlink.topics import ANOMALY_SUBSCRIPTION, TELEMETRY_SUBSCRIPTION, shared_subscription
+
+__all__ = ["BrokerUnavailable", "MqttSource", "PublishReceipt"]
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(GanlinkError):
+    """The MQTT broker could not be reached or refused us."""
+
+    def __init__(self, message: str, *, host: str, port: int) -> None:
+        super().__init__(f"{message} (broker {host}:{port})")
+
+
+class PublishReceipt:
+    """Completion of a batch of QoS 1 publishes (dead letters)."""
+
+    def __init__(self, infos: Sequence[paho.MQTTMessageInfo]) -> None:
+        self._infos = list(infos)
+
+    def done(self) -> bool:
+        return all(info.is_published() for info in self._infos)
+
+    async def wait(self, poll_s: float = 0.005) -> None:
+        # paho offers no awaitable completion; polling a flag costs nothing next to a store write.
+        while not self.done():  # noqa: ASYNC110
+            await asyncio.sleep(poll_s)
+
+
+class MqttSource:
+    """Subscribes to telemetry and anomalies, feeds the batch builder, acks on request."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        *,
+        builder: BatchBuilder,
+        acks: AckLedger,
+        sequences: SequenceLedger,
+        metrics: CollectorMetrics,
+        clock_ns: Callable[[], int] = now_ns,
+    ) -> None:
+        self._config = config
+        self._builder = builder
+        self._acks = acks
+        self._sequences = sequences
+        self._metrics = metrics
+        self._clock_ns = clock_ns
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._accepting = True
+        self._client = self._build_client()
+
+    def _build_client(self) -> paho.Client:
+        config = self._config
+        v5 = config.protocol is MqttProtocol.V5
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        if config.mqtt_username:
+            client.username_pw_set(config.mqtt_username, config.mqtt_password)
+        client.max_inflight_messages_set(max(20, config.inflight_window // 10))
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def subscriptions(self) -> list[str]:
+        filters = [TELEMETRY_SUBSCRIPTION]
+        if self._config.subscribe_anomalies:
+            filters.append(ANOMALY_SUBSCRIPTION)
+        group = self._config.share_group
+        return [shared_subscription(f, group) if group else f for f in filters]
+
+    async def open(self, timeout_s: float = 15.0) -> None:
+        """Connect, subscribe and start the network thread; raises BrokerUnavailable."""
+        config = self._config
+        properties = None
+        if config.protocol is MqttProtocol.V5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.ReceiveMaximum = config.inflight_window
+            properties.SessionExpiryInterval = config.session_expiry_s
+        try:
+            if config.protocol is MqttProtocol.V5:
+                self._client.connect_async(
+                    config.mqtt_host, config.mqtt_port, keepalive=30, clean_start=False, properties=properties
+                )
+            else:
+                self._client.connect_async(config.mqtt_host, config.mqtt_port, keepalive=30)
+        except (OSError, ValueError) as exc:
+            raise BrokerUnavailable(str(exc), host=config.mqtt_host, port=config.mqtt_port) from exc
+        self._client.loop_start()
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not self._subscribed.is_set():
+            if asyncio.get_running_loop().time() > deadline:
+                self._client.loop_stop()
+                raise BrokerUnavailable(
+                    f"not connected and subscribed after {timeout_s:.0f}s", host=config.mqtt_host, port=config.mqtt_port
+                )
+            await asyncio.sleep(0.02)
+        logger.info("collector %s subscribed to %s", config.client_id, ", ".join(self.subscriptions))
+
+    def stop_accepting(self) -> None:
+        """Stop taking new messages; those arriving later stay unacknowledged and are re-sent."""
+        self._accepting = False
+
+    async def close(self) -> None:
+        self._accepting = False
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- paho network thread -------------------------------------------------------------------
+
+    def _on_connect(self, client: paho.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            logger.warning("broker refused the connection: %s", reason)
+            return
+        connection = self._acks.new_connection()
+        self._connected.set()
+        session = getattr(flags, "session_present", False)
+        logger.info("connected to the broker (connection %d, session present: %s)", connection, session)
+        client.subscribe([(topic, 1) for topic in self.subscriptions])
+
+    def _on_subscribe(self, _client: paho.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any) -> None:
+        failures = [r for r in reasons if r.is_failure]
+        if failures:
+            logger.error("broker refused subscriptions %s: %s", self.subscriptions, failures)
+            return
+        self._subscribed.set()
+
+    def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._connected.clear()
+        if self._accepting:
+            logger.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        if not self._accepting:
+            return
+        received = self._clock_ns()
+        config = self._config
+        intake = read_message(
+            message.topic,
+            bytes(message.payload),
+            now_ns=received,
+            max_skew_ns=config.max_skew_ns,
+            max_payload_bytes=config.max_payload_bytes,
+        )
+        metrics = self._metrics
+        metrics.messages_received += 1
+        metrics.readings_received += len(intake.readings)
+        if intake.gateway is not None and intake.seq is not None:
+            self._sequences.observe(intake.gateway, intake.seq)
+        token = None
+        if message.qos > 0:
+            token = AckToken(self._acks.connection, message.mid)
+            self._acks.register(token)
+        self._builder.add(intake, token)
+
+    # -- writer side ---------------------------------------------------------------------------
+
+    def publish_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> PublishReceipt:
+        infos = [self._client.publish(d.publish_topic, d.encode(), qos=1) for d in dead_letters]
+        return PublishReceipt(infos)
+
+    def ack(self, tokens: Sequence[AckToken]) -> None:
+        """Acknowledge settled messages; tokens of an earlier connection are skipped (re-sent anyway)."""
+        current = self._acks.connection
+        for token in tokens:
+            if token.connection == current:
+                self._client.ack(token.mid, 1)

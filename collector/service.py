@@ -1,0 +1,149 @@
+"""The collector service: owns the broker connection, the store, the spool and the writer tasks.
+
+    async with Collector(config, store) as collector:   # connect + subscribe
+        await collector.run(stop)                        # until stop is set, then flush and ack
+
+``run_collector(settings, stop=...)`` is the entry the CLI and the demo call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+from collector.batching import BatchBuilder
+from collector.config import CollectorConfig
+from collector.dead_letter_store import DeadLetterStore
+from collector.ledger import AckLedger, SequenceLedger
+from collector.metrics import CollectorMetrics
+from collector.mqtt_source import MqttSource
+from collector.spool import DiskSpool
+from collector.store_writer import StoreWriter
+from collector.writer import BatchWriter
+from ganlink.settings import Settings
+from ganlink.store import TimeSeriesStore
+
+__all__ = ["Collector", "run_collector"]
+
+logger = logging.getLogger(__name__)
+
+
+class Collector:
+    """One collector: MQTT in, store out, nothing acknowledged before it is written."""
+
+    def __init__(self, config: CollectorConfig, store: TimeSeriesStore, *, use_spool: bool = True) -> None:
+        self.config = config
+        self.store = store
+        self.metrics = CollectorMetrics()
+        self.sequences = SequenceLedger()
+        self.acks = AckLedger()
+        self._use_spool = use_spool
+        self._source: MqttSource | None = None
+        self._writer: BatchWriter | None = None
+
+    @property
+    def writer(self) -> BatchWriter:
+        if self._writer is None:
+            raise RuntimeError("the collector is not open; use `async with Collector(...)`")
+        return self._writer
+
+    def _notify_sealed(self) -> None:
+        self.writer.notify_sealed()
+
+    async def __aenter__(self) -> Self:
+        config = self.config
+        spool = DiskSpool(config.spool_dir) if self._use_spool else None
+        dead_letters = DeadLetterStore(config.deadletter_db)
+        builder = BatchBuilder(
+            max_readings=config.batch_size,
+            max_messages=max(1, config.inflight_window // 2),
+            on_sealed=self._notify_sealed,
+        )
+        source = MqttSource(
+            config, builder=builder, acks=self.acks, sequences=self.sequences, metrics=self.metrics
+        )
+        self._writer = BatchWriter(
+            builder=builder,
+            store_writer=StoreWriter(self.store, config.retry, self.metrics, spool_allowed=lambda: spool is not None),
+            replay_writer=StoreWriter(self.store, config.retry, self.metrics),
+            settler=source,
+            acks=self.acks,
+            metrics=self.metrics,
+            flush_interval_s=config.flush_interval_s,
+            spool=spool,
+            dead_letters=dead_letters,
+        )
+        await source.open()
+        self._source = source
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._source is not None:
+            await self._source.close()
+            self._source = None
+
+    async def run(self, stop: asyncio.Event, *, report_every_s: float = 30.0) -> None:
+        """Collect until ``stop`` is set; then stop taking messages, flush, acknowledge and return."""
+        source, writer = self._source, self.writer
+        if source is None:
+            raise RuntimeError("the collector is not open; use `async with Collector(...)`")
+        flushed = asyncio.Event()
+        spool_stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(writer.run(flushed), name="collector-writer")
+            drain = tasks.create_task(writer.drain_spool(spool_stop), name="collector-spool-drain")
+            report = tasks.create_task(self._report(report_every_s), name="collector-report")
+            await stop.wait()
+            logger.info("collector stopping: flushing what was received")
+            source.stop_accepting()
+            flushed.set()
+            spool_stop.set()
+            drain.cancel()
+            report.cancel()
+        self._log_summary()
+
+    async def _report(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self._log_summary()
+
+    def _log_summary(self) -> None:
+        m, seq = self.metrics, self.sequences.totals()
+        logger.info(
+            "collector: %d messages, %d readings written, %d dead-lettered %s, %d retries, %d batches spooled,"
+            " seq gaps %d duplicates %d out-of-order %d",
+            m.messages_received,
+            m.readings_written,
+            sum(m.dead_lettered.values()),
+            dict(m.dead_lettered),
+            m.write_retries,
+            m.batches_spooled,
+            seq.gaps,
+            seq.duplicates,
+            seq.out_of_order,
+        )
+
+
+async def run_collector(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    store: TimeSeriesStore | None = None,
+    **overrides: Any,
+) -> None:
+    """Run a collector until ``stop`` is set. ``store``: use this one (e.g. the demo's embedded
+    store, left open); otherwise the configured store is opened and closed here. ``overrides`` set
+    :class:`CollectorConfig` fields (e.g. ``share_group=None, protocol=MqttProtocol.V311``)."""
+    config = CollectorConfig.from_settings(settings, **overrides)
+    async with contextlib.AsyncExitStack() as resources:
+        if store is None:
+            from ganlink.stores import open_store  # noqa: PLC0415 - the store module pulls in httpx/sqlite
+
+            store = await resources.enter_async_context(open_store(settings))
+        collector = await resources.enter_async_context(Collector(config, store))
+        await collector.run(stop)
