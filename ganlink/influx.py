@@ -76,6 +76,10 @@ def _time_clause(start_ns: int, end_ns: int) -> str:
     return f"time >= {int(start_ns)} AND time < {int(end_ns)}"
 
 
+def _device_levels(device: DevicePath) -> tuple[str, str, str, str]:
+    return (device.plant, device.area, device.line, device.device)
+
+
 def _retry_after_s(response: httpx.Response) -> float | None:
     header = response.headers.get("Retry-After")
     if header is None:
@@ -206,9 +210,7 @@ class InfluxStore:
         if response.status_code in _REJECTED_STATUSES:
             raise WriteRejected(url=self.url, status=response.status_code, server_message=_server_message(response))
         if response.status_code != 204:
-            raise StoreError(
-                f"/write answered HTTP {response.status_code}: {_server_message(response)}", url=self.url
-            )
+            raise StoreError(f"/write answered HTTP {response.status_code}: {_server_message(response)}", url=self.url)
 
     async def query(self, influxql: str) -> list[dict[str, Any]]:
         """Run one InfluxQL statement; the series it returns (``name``, ``tags``, ``columns``, ``values``).
@@ -323,7 +325,7 @@ class InfluxStore:
                 latest.append(
                     LatestValue(device, tags["sensor"], int(time_ns), float(value), Quality(int(quality or 0)))
                 )
-        latest.sort(key=lambda item: (item.device.sensor_id(item.sensor)))
+        latest.sort(key=lambda item: (*_device_levels(item.device), item.sensor))
         return latest
 
     async def events(
