@@ -1,0 +1,83 @@
+"""Checkpoints of the monitor's learned state and open alarms, so a restart neither relearns from
+scratch nor re-alarms what was already alarmed.
+
+The file is a pickle written by this service into its own state folder (never read from elsewhere),
+replaced atomically so a crash mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from analytics.monitor import Monitor
+
+__all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "analytics-state.pickle"
+_FORMAT = 1
+
+
+def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
+    """Write the monitor's state to ``state_dir``; returns the file written."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {
+        "format": _FORMAT,
+        "sensors": {key: (model.detectors, model.last_time_ns) for key, model in monitor.sensors.items()},
+        "engine": monitor.engine,
+        "silence_engine": monitor.silence_engine,
+    }
+    path = state_dir / CHECKPOINT_NAME
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("wb") as file:
+        pickle.dump(state, file, protocol=pickle.HIGHEST_PROTOCOL)
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)
+    return path
+
+
+def load_checkpoint(state_dir: Path, monitor: Monitor) -> bool:
+    """Restore a checkpoint into a freshly built monitor; False when there is none to restore.
+
+    Sensors no longer in the plant files are dropped; new sensors start untrained. Silence clocks
+    restart (time passed while the service was down is not the devices' silence).
+    """
+    path = state_dir / CHECKPOINT_NAME
+    if not path.exists():
+        return False
+    try:
+        with path.open("rb") as file:
+            state = pickle.load(file)  # noqa: S301 - our own file in our own state folder
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        logger.warning("ignoring unreadable checkpoint %s (%s); starting fresh", path, exc)
+        return False
+    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        logger.warning("ignoring checkpoint %s: unknown format", path)
+        return False
+    restored = 0
+    for key, (detectors, last_time_ns) in state["sensors"].items():
+        model = monitor.sensors.get(key)
+        # A checkpoint of other detectors (an upgrade changed them) is not restored for that sensor.
+        if model is not None and _versions(detectors) == _versions(model.detectors):
+            model.detectors = detectors
+            model.last_time_ns = last_time_ns
+            restored += 1
+    monitor.engine = state["engine"]
+    monitor.silence_engine = state["silence_engine"]
+    logger.info(
+        "restored %d sensor model(s) and %d open alarm(s) from %s",
+        restored,
+        len(monitor.engine.incidents) + len(monitor.silence_engine.incidents),
+        path,
+    )
+    return True
+
+
+def _versions(detectors: list[Any]) -> list[tuple[str, str]]:
+    return [(d.name, d.model_version) for d in detectors]

@@ -1,0 +1,173 @@
+"""The monitor behind the service: readings in, one anomaly event per incident out (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from analytics.checkpoint import load_checkpoint, save_checkpoint
+from analytics.monitor import DEVICE_SCOPE_SENSOR, Monitor
+from analytics.mqtt_link import InboundMessage, MemoryLink
+from analytics.service import ServiceTuning, analyze
+from ganlink.assets import PlantFile, load_plant_file
+from ganlink.schema import AnomalyEvent, Quality, Reading, encode_telemetry, parse_anomaly
+from ganlink.timestamps import now_ns
+from ganlink.topics import DevicePath
+
+S = 1_000_000_000
+T0 = 1_790_000_000 * S
+BURNER_1 = DevicePath("test-smelter", "smelting", "furnace-1", "burner-1")
+BURNER_2 = DevicePath("test-smelter", "smelting", "furnace-1", "burner-2")
+
+
+def _plant() -> PlantFile:
+    return load_plant_file(Path(__file__).with_name("analytics_test_plant.yaml"))
+
+
+def _normal(rng: random.Random, sensor: str) -> float:
+    return {"gas-temp": 1200 + rng.gauss(0, 3), "fan-current": 80 + rng.gauss(0, 1), "state": 1.0}[sensor]
+
+
+def _tick(rng: random.Random, i: int, *, gas_temp: float | None = None, skip: set[str] | None = None) -> list[Reading]:
+    readings = []
+    for device, sensors in ((BURNER_1, ("gas-temp", "fan-current", "state")), (BURNER_2, ("gas-temp",))):
+        for sensor in sensors:
+            if skip and f"{device.device}/{sensor}" in skip:
+                continue
+            value = gas_temp if (gas_temp is not None and device is BURNER_1 and sensor == "gas-temp") else None
+            readings.append(Reading(device, sensor, T0 + i * S, round(value or _normal(rng, sensor), 2)))
+    return readings
+
+
+def _drive(monitor: Monitor, ticks: range, rng: random.Random, **fault: object) -> list[AnomalyEvent]:
+    events = []
+    for i in ticks:
+        for reading in _tick(rng, i, **fault):  # type: ignore[arg-type]
+            events.extend(monitor.observe(reading, reading.time_ns))
+        events.extend(monitor.check_silence(T0 + i * S))
+    return events
+
+
+def test_normal_operation_raises_no_alarm() -> None:
+    monitor = Monitor([_plant()])
+    assert _drive(monitor, range(3000), random.Random(1)) == []
+
+
+def test_a_stuck_sensor_raises_one_event_that_says_why() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(2)
+    _drive(monitor, range(600), rng)
+    events = _drive(monitor, range(600, 700), rng, gas_temp=1201.5)
+    assert len(events) == 1
+    event = events[0]
+    assert (event.device, event.sensor, event.detector) == (BURNER_1, "gas-temp", "stuck")
+    assert event.details["state"] == "raised"
+    assert event.details["severity"] == "major"
+    assert event.details["model_version"] == "rules-1"
+    assert "1201.5" in event.details["why"]
+    assert event.value == 1201.5
+    assert event.alarm_id
+
+
+def test_an_out_of_range_value_raises_a_critical_alarm_then_clears_once() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(3)
+    _drive(monitor, range(300), rng)
+    during = _drive(monitor, range(300, 320), rng, gas_temp=1700.0)
+    after = _drive(monitor, range(320, 420), rng)
+    assert [(e.detector, e.details["state"], e.details["severity"]) for e in during] == [
+        ("range", "raised", "critical")
+    ]
+    assert during[0].details["expected_low"] == 0
+    assert during[0].details["expected_high"] == 1600
+    assert [e.details["state"] for e in after] == ["cleared"]
+    assert after[0].alarm_id == during[0].alarm_id
+
+
+def test_a_spike_is_flagged_by_the_statistical_detector() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(4)
+    _drive(monitor, range(600), rng)
+    events = _drive(monitor, range(600, 601), rng, gas_temp=1240.0)
+    assert [(e.sensor, e.detector) for e in events] == [("gas-temp", "robust-z")]
+
+
+def test_a_silent_sensor_of_a_live_device_is_one_sensor_alarm() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(5)
+    _drive(monitor, range(100), rng)
+    events = _drive(monitor, range(100, 200), rng, skip={"burner-1/fan-current"})
+    assert [(e.device, e.sensor, e.detector) for e in events] == [(BURNER_1, "fan-current", "silence-sensor")]
+    back = _drive(monitor, range(200, 201), rng)
+    assert [(e.sensor, e.details["state"]) for e in back] == [("fan-current", "cleared")]
+
+
+def test_a_silent_device_is_one_device_alarm_not_one_per_sensor() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(6)
+    _drive(monitor, range(100), rng)
+    skip = {"burner-1/gas-temp", "burner-1/fan-current", "burner-1/state"}
+    events = _drive(monitor, range(100, 200), rng, skip=skip)
+    assert [(e.device, e.sensor, e.detector) for e in events] == [(BURNER_1, DEVICE_SCOPE_SENSOR, "silence-device")]
+
+
+def test_bad_quality_and_out_of_order_readings_are_not_scored() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(7)
+    _drive(monitor, range(300), rng)
+    bad = Reading(BURNER_1, "gas-temp", T0 + 300 * S, 5000.0, Quality.BAD)
+    stale = Reading(BURNER_1, "gas-temp", T0 + 10 * S, 5000.0)
+    unknown = Reading(BURNER_1, "no-such-sensor", T0 + 301 * S, 5000.0)
+    assert monitor.observe(bad, bad.time_ns) == []
+    assert monitor.observe(stale, stale.time_ns) == []
+    assert monitor.observe(unknown, unknown.time_ns) == []
+    assert (monitor.skipped_out_of_order, monitor.skipped_unknown) == (1, 1)
+
+
+def test_a_restored_checkpoint_does_not_re_alarm_an_open_incident(tmp_path: Path) -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(8)
+    _drive(monitor, range(300), rng)
+    assert len(_drive(monitor, range(300, 310), rng, gas_temp=1700.0)) == 1
+    save_checkpoint(tmp_path, monitor)
+
+    restarted = Monitor([_plant()])
+    assert load_checkpoint(tmp_path, restarted)
+    assert _drive(restarted, range(310, 330), rng, gas_temp=1700.0) == []
+    without_checkpoint = Monitor([_plant()])
+    assert len(_drive(without_checkpoint, range(330, 340), rng, gas_temp=1700.0)) == 1, "what the checkpoint prevents"
+
+
+def test_a_missing_or_corrupt_checkpoint_starts_fresh(tmp_path: Path) -> None:
+    monitor = Monitor([_plant()])
+    assert not load_checkpoint(tmp_path, monitor)
+    (tmp_path / "analytics-state.pickle").write_bytes(b"not a pickle")
+    assert not load_checkpoint(tmp_path, monitor)
+
+
+async def test_the_service_loop_publishes_events_on_the_device_anomaly_topic() -> None:
+    link = MemoryLink()
+    monitor = Monitor([_plant()])
+    stop = asyncio.Event()
+    rng = random.Random(9)
+    start = now_ns() - 400 * S
+    seq = 0
+    for i in range(400):
+        for device in (BURNER_1, BURNER_2):
+            value = 1700.0 if (device is BURNER_1 and i >= 390) else 1200 + rng.gauss(0, 3)
+            seq += 1
+            payload = encode_telemetry("gw-test", seq, [Reading(device, "gas-temp", start + i * S, value)])
+            await link.incoming.put(InboundMessage(device.telemetry_topic, payload))
+    await link.incoming.put(InboundMessage(BURNER_1.telemetry_topic, b"not json"))
+    task = asyncio.create_task(analyze(link, monitor, stop=stop, tuning=ServiceTuning(tick_s=0.05)))
+    for _ in range(200):
+        if link.incoming.empty():
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert [m.topic for m in link.published] == [BURNER_1.anomaly_topic]
+    event = parse_anomaly(link.published[0].topic, link.published[0].payload)
+    assert (event.sensor, event.detector, event.value) == ("gas-temp", "range", 1700.0)
