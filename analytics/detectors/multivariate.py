@@ -1,0 +1,157 @@
+"""PCA T-squared + Q (squared prediction error) detector for one device's sensors, on scikit-learn.
+
+Readings are standardized with the mean and spread of a rolling window of recent readings the
+detector did not find anomalous, and projected on that window's principal components (refit every
+``refit_every`` readings). The statistic is Hotelling's T-squared on the kept components plus the
+residual Q, each in units of its in-window mean, averaged over the last ``short_window`` readings.
+Its tail probability comes from the same statistic over the fitting window (empirical with an
+exponential tail), so no Gaussian assumption is made. Readings scoring above ``exclude_score`` never
+enter the fitting window, so an ongoing fault is not learned as normal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.decomposition import PCA
+
+from analytics.detectors.base import Detector, register, surprise
+from analytics.detectors.stats import TailWindow
+
+__all__ = ["PCADetector"]
+
+Vector = NDArray[np.float64]
+
+
+@register("pca")
+class PCADetector(Detector):
+    """Multivariate streaming detector: PCA T-squared + Q on a rolling window of normal readings.
+
+    Hyperparameters:
+        window: readings in the fitting window.
+        refit_every: readings between refits.
+        variance: share of variance the kept components explain.
+        short_window: readings the statistic is averaged over.
+        exclude_score: readings scoring at or above this never enter the fitting window.
+        warmup: readings before the first fit (scores 0 until then).
+    """
+
+    univariate = False
+
+    def __init__(
+        self,
+        *,
+        window: int = 400,
+        refit_every: int = 50,
+        variance: float = 0.95,
+        short_window: int = 10,
+        exclude_score: float = 0.25,
+        warmup: int = 200,
+    ) -> None:
+        super().__init__(
+            window=window,
+            refit_every=refit_every,
+            variance=variance,
+            short_window=short_window,
+            exclude_score=exclude_score,
+            warmup=warmup,
+        )
+        if warmup < 20 or window < warmup:
+            raise ValueError(f"need 20 <= warmup={warmup} <= window={window}")
+        self.window = window
+        self.refit_every = refit_every
+        self.variance = variance
+        self.short_window = short_window
+        self.exclude_score = exclude_score
+        self.warmup = warmup
+        self._columns: tuple[str, ...] | None = None
+        self._normal: deque[Vector] = deque(maxlen=window)
+        self._recent: deque[float] = deque(maxlen=short_window)
+        self._since_fit = 0
+        self._fitted = False
+        self._center: Vector = np.zeros(0)
+        self._scale: Vector = np.ones(0)
+        self._components: Vector = np.zeros((0, 0))
+        self._inv_eigen: Vector = np.zeros(0)
+        self._t2_mean = 1.0
+        self._q_mean = 1.0
+        self._calibration = TailWindow(window, min_count=20)
+
+    def _vector(self, x: Any) -> Vector | None:
+        if isinstance(x, Mapping):
+            if self._columns is None:
+                self._columns = tuple(x)
+            values = [float(x.get(name, math.nan)) for name in self._columns]
+        else:
+            values = [float(v) for v in x]
+        vector = np.asarray(values, dtype=np.float64)
+        return vector if bool(np.all(np.isfinite(vector))) else None
+
+    def _statistic(self, vector: Vector) -> float:
+        z = (vector - self._center) / self._scale
+        projected = self._components @ z
+        t2 = float(projected @ (projected * self._inv_eigen))
+        residual = z - self._components.T @ projected
+        q = float(residual @ residual)
+        return t2 / self._t2_mean + q / self._q_mean
+
+    def _smoothed(self, statistic: float) -> float:
+        recent = self._recent
+        total = sum(recent) + statistic
+        count = len(recent) + 1
+        if len(recent) == recent.maxlen:
+            total -= recent[0]
+            count -= 1
+        return total / count
+
+    def score_one(self, x: Any) -> float:
+        vector = self._vector(x)
+        if not self._fitted or vector is None:
+            return 0.0
+        return surprise(self._calibration.upper_tail(self._smoothed(self._statistic(vector))))
+
+    def learn_one(self, x: Any) -> None:
+        vector = self._vector(x)
+        if vector is None:
+            return
+        if self._fitted:
+            statistic = self._statistic(vector)
+            anomalous = surprise(self._calibration.upper_tail(self._smoothed(statistic))) >= self.exclude_score
+            self._recent.append(statistic)
+            if anomalous:
+                return
+        self._normal.append(vector)
+        self._since_fit += 1
+        if len(self._normal) >= self.warmup and (not self._fitted or self._since_fit >= self.refit_every):
+            self._fit()
+
+    def _fit(self) -> None:
+        data = np.vstack(list(self._normal))
+        center = data.mean(axis=0)
+        scale = data.std(axis=0)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        z = (data - center) / scale
+        pca = PCA(n_components=self.variance, svd_solver="full").fit(z)
+        self._center, self._scale = center, scale
+        self._components = np.asarray(pca.components_, dtype=np.float64)
+        self._inv_eigen = 1.0 / np.maximum(np.asarray(pca.explained_variance_, dtype=np.float64), 1e-9)
+        projected = z @ self._components.T
+        t2 = np.einsum("ij,ij->i", projected * self._inv_eigen, projected)
+        residual = z - projected @ self._components
+        q = np.einsum("ij,ij->i", residual, residual)
+        self._t2_mean = max(float(t2.mean()), 1e-9)
+        self._q_mean = max(float(q.mean()), 1e-9)
+        statistic = t2 / self._t2_mean + q / self._q_mean
+        k = self.short_window
+        smoothed = np.convolve(statistic, np.ones(k) / k, mode="valid") if len(statistic) >= k else statistic
+        calibration = TailWindow(self.window, min_count=20)
+        for value in smoothed.tolist():
+            calibration.push(value)
+        self._calibration = calibration
+        self._fitted = True
+        self._since_fit = 0
