@@ -59,6 +59,8 @@ class CollectorConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     data_dir: Path = Path(".ganlink")
     subscribe_anomalies: bool = True
+    # On stop, how long to keep trying to flush; what is not written by then stays unacknowledged.
+    stop_grace_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.share_group is not None and not is_slug(self.share_group):

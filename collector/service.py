@@ -95,7 +95,7 @@ class Collector:
         flushed = asyncio.Event()
         spool_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(writer.run(flushed), name="collector-writer")
+            writing = tasks.create_task(writer.run(flushed), name="collector-writer")
             drain = tasks.create_task(writer.drain_spool(spool_stop), name="collector-spool-drain")
             report = tasks.create_task(self._report(report_every_s), name="collector-report")
             await stop.wait()
@@ -105,6 +105,10 @@ class Collector:
             spool_stop.set()
             drain.cancel()
             report.cancel()
+            await asyncio.wait({writing}, timeout=self.config.stop_grace_s)
+            if not writing.done():
+                logger.warning("store still failing at stop; unwritten messages stay unacknowledged for redelivery")
+                writing.cancel()
         self._log_summary()
 
     async def _report(self, every_s: float) -> None:

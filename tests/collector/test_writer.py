@@ -158,8 +158,8 @@ async def test_while_the_store_is_down_batches_are_spooled_acked_and_replayed_in
     connection = acks.new_connection()
     writer = await _writer(tmp_path, store, settler, acks)
     store.fail_next(*[StoreUnavailable("down", url="m")] * 5)
-    real_writer = writer._store  # noqa: SLF001 - make the outage outlast the retry window at once
-    real_writer._policy = RetryPolicy(initial_s=0.0, max_s=0.0, spool_after_s=0.0)  # noqa: SLF001
+    real_writer = writer._store
+    real_writer._policy = RetryPolicy(initial_s=0.0, max_s=0.0, spool_after_s=0.0)
     token = AckToken(connection, 1)
     acks.register(token)
     await writer.settle(_batch(_readings(3), [token]))

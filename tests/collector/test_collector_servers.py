@@ -1,0 +1,164 @@
+"""The collector against real Mosquitto and InfluxDB: exactly the valid readings land, the bad ones
+are dead-lettered with a reason, and nothing is acknowledged before it is written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from collector.config import CollectorConfig, MqttProtocol
+from collector.dead_letter_store import DeadLetterStore
+from collector.loadgen import Publisher, TrafficPlan, telemetry_messages
+from collector.service import Collector
+from ganlink.influx import InfluxStore
+from ganlink.servers import InfluxServer, MosquittoServer
+from ganlink.topics import DEADLETTER_SUBSCRIPTION
+
+pytestmark = pytest.mark.servers
+
+
+class DeadLetterWatcher:
+    """Subscribes to the dead-letter topics and keeps every body it sees."""
+
+    def __init__(self, broker: MosquittoServer) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        self._client.on_connect = lambda client, *_a: client.subscribe(DEADLETTER_SUBSCRIPTION, qos=1)
+        self._client.on_subscribe = lambda *_a: self._ready.set()
+        self._client.on_message = lambda _c, _u, message: self.bodies.append(
+            {**json.loads(message.payload), "_topic": message.topic}
+        )
+        self._client.connect("127.0.0.1", broker.port)
+        self._client.loop_start()
+        assert self._ready.wait(10)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+async def _count(store: InfluxStore) -> int:
+    rows = await store.query('SELECT count("value") FROM "telemetry"')
+    return int(rows[0]["values"][0][1]) if rows else 0
+
+
+async def _wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+async def influx_store(influxdb: InfluxServer, request: pytest.FixtureRequest) -> AsyncIterator[InfluxStore]:
+    name = "t_" + request.node.name.replace("[", "_").replace("]", "_").replace("-", "_")[:40]
+    store = InfluxStore(influxdb.url, name)
+    await store.ensure_database()
+    yield store
+    await store.drop_database()
+    await store.close()
+
+
+def _config(broker: MosquittoServer, tmp_path: Path, **overrides: Any) -> CollectorConfig:
+    return CollectorConfig(
+        mqtt_port=broker.port,
+        client_id=f"collector-{tmp_path.name}"[:60],
+        share_group=None,
+        batch_size=500,
+        flush_interval_s=0.05,
+        data_dir=tmp_path,
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize("protocol", [MqttProtocol.V5, MqttProtocol.V311])
+async def test_valid_readings_land_and_bad_ones_are_dead_lettered(
+    mosquitto: MosquittoServer, influx_store: InfluxStore, tmp_path: Path, protocol: MqttProtocol
+) -> None:
+    plan = TrafficPlan(messages=200, readings_per_message=5, devices=4, plant=f"plant-{protocol.name.lower()}")
+    messages = list(telemetry_messages(plan))
+    topic = plan.device(0).telemetry_topic
+    # A bad reading inside an otherwise good message, and messages that cannot be read at all.
+    mixed = json.loads(messages[0][1])
+    mixed["readings"].append({"sensor": "sensor-0", "ts": mixed["readings"][0]["ts"], "value": "NaN?"})
+    messages[0] = (topic, json.dumps(mixed).encode())
+    messages += [(topic, b"\xff\xfe not utf-8"), (topic, b"{not json"), (topic, b'{"v": 1, "gateway": "gw-0"}')]
+    watcher = DeadLetterWatcher(mosquitto)
+    stop = asyncio.Event()
+    async with Collector(_config(mosquitto, tmp_path, protocol=protocol), influx_store) as collector:
+        running = asyncio.create_task(collector.run(stop))
+        publisher = Publisher("127.0.0.1", mosquitto.port)
+        await asyncio.to_thread(publisher.publish_all, messages)
+        publisher.close()
+
+        async def landed() -> bool:
+            return await _count(influx_store) == plan.readings and len(watcher.bodies) >= 4
+
+        await _wait_for(landed)
+        stop.set()
+        await running
+    watcher.close()
+    assert await _count(influx_store) == plan.readings
+    reasons = sorted(body["reason"] for body in watcher.bodies)
+    assert reasons == ["bad-envelope", "bad-reading", "not-json", "not-utf8"]
+    assert all(body["topic"] == topic and body["detail"] for body in watcher.bodies)
+    assert all(body["_topic"] == f"ganlink/v1/_deadletter/{body['reason']}" for body in watcher.bodies)
+    assert DeadLetterStore(tmp_path / "deadletter.sqlite").counts() == {
+        "bad-envelope": 1,
+        "bad-reading": 1,
+        "not-json": 1,
+        "not-utf8": 1,
+    }
+    assert collector.metrics.readings_written == plan.readings
+    assert collector.acks.connection >= 1
+    assert len(collector.acks) == 0
+
+
+async def test_nothing_is_acknowledged_before_it_is_written(
+    mosquitto: MosquittoServer, influx_store: InfluxStore, tmp_path: Path
+) -> None:
+    from collector.memory_store import MemoryStore  # noqa: PLC0415
+    from ganlink.errors import StoreUnavailable  # noqa: PLC0415
+
+    plan = TrafficPlan(messages=100, readings_per_message=3, devices=2, plant="plant-unacked")
+    broken = MemoryStore()
+    broken.fail_next(*[StoreUnavailable("down", url="memory://")] * 1_000_000)
+    config = _config(mosquitto, tmp_path, stop_grace_s=0.5)
+    # First run: the store refuses everything and there is no spool, so nothing may be acknowledged.
+    stop = asyncio.Event()
+    async with Collector(config, broken, use_spool=False) as collector:
+        running = asyncio.create_task(collector.run(stop))
+        publisher = Publisher("127.0.0.1", mosquitto.port)
+        await asyncio.to_thread(publisher.publish_all, telemetry_messages(plan))
+        publisher.close()
+        await _wait_for(lambda: _true_when(collector.metrics.messages_received >= 100))
+        stop.set()
+        await running
+    assert broken.readings == {}
+    # Second run, same persistent session: the broker re-sends every message and all of them land.
+    stop = asyncio.Event()
+    async with Collector(config, influx_store) as collector:
+        running = asyncio.create_task(collector.run(stop))
+
+        async def landed() -> bool:
+            return await _count(influx_store) == plan.readings
+
+        await _wait_for(landed)
+        stop.set()
+        await running
+
+
+async def _true_when(value: bool) -> bool:
+    return value
