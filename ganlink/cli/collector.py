@@ -34,9 +34,17 @@ def _deadletter(args: argparse.Namespace) -> int:
     return deadletter_command(args)
 
 
+def _help(parser: argparse.ArgumentParser) -> Any:
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 1
+
+    return show
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("collector", help="MQTT -> time-series store ingest")
-    parser.set_defaults(run=lambda args: parser.print_help() or 1)
+    parser.set_defaults(run=_help(parser))
     sub = parser.add_subparsers(dest="collector_command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the collector (GANLINK_MQTT_URL, GANLINK_INFLUX_URL, ...)")
@@ -46,7 +54,7 @@ def register(commands: Any) -> None:
     run.set_defaults(run=_run)
 
     dead = sub.add_parser("deadletter", help="list or replay dead-lettered input (local store)")
-    dead.set_defaults(run=lambda args: dead.print_help() or 1)
+    dead.set_defaults(run=_help(dead))
     actions = dead.add_subparsers(dest="deadletter_command", metavar="ACTION")
     listing = actions.add_parser("list", help="dead letters, oldest first, with reason and detail")
     listing.add_argument("--reason", help="only this reason (e.g. bad-reading, not-json)")
