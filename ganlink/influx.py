@@ -229,7 +229,8 @@ class InfluxStore:
 
     def _merge_chunks(self, body: str, influxql: str) -> list[dict[str, Any]]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for chunk_text in body.splitlines():
+        # Chunks end in "\n" (escaped inside JSON strings); splitlines() would also cut at U+0085 and U+2028.
+        for chunk_text in body.split("\n"):
             if not chunk_text.strip():
                 continue
             try:
