@@ -7,7 +7,8 @@ reading row is four numbers.
 
 One connection, opened and used only by one worker thread, in WAL mode; every blocking call runs
 there, so the event loop never waits on the disk. ``sqlite3`` errors are translated here: a locked,
-full or unreadable database -> StoreUnavailable, a refused row -> WriteRejected.
+full or unreadable database -> StoreUnavailable; a refused row or a value the store cannot keep
+(NaN, infinity, text that is not valid Unicode) -> WriteRejected with status 400, like InfluxDB.
 """
 
 from __future__ import annotations
@@ -85,9 +86,8 @@ def _selector_where(selector: SensorSelector) -> tuple[str, list[str]]:
     return " AND ".join(f"s.{level} = ?" for level, _ in chosen), [value for _, value in chosen]
 
 
-def _check_finite(value: float, what: str) -> None:
-    if not math.isfinite(value):
-        raise ValueError(f"{what} {value!r} is not finite; the store only keeps finite numbers")
+def _non_finite(value: float, what: str) -> str | None:
+    return None if math.isfinite(value) else f"not storable: {what} {value!r} is not finite"
 
 
 class EmbeddedStore:
@@ -129,8 +129,8 @@ class EmbeddedStore:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._worker, call)
-        except sqlite3.IntegrityError as exc:
-            raise WriteRejected(url=self.path, status=400, server_message=str(exc)) from exc
+        except (sqlite3.IntegrityError, UnicodeEncodeError) as exc:  # a refused row; a lone surrogate in text
+            raise WriteRejected(url=self.path, status=400, server_message=f"not storable: {exc}") from exc
         except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
             raise StoreUnavailable(f"SQLite failed: {exc}", url=self.path) from exc
         except RuntimeError as exc:  # the executor was shut down: the store is closed
@@ -218,15 +218,19 @@ class EmbeddedStore:
         if not readings:
             return
         for reading in readings:
-            _check_finite(reading.value, f"value of {reading.sensor_id}")
+            if problem := _non_finite(reading.value, f"value of {reading.sensor_id}"):
+                raise WriteRejected(url=self.path, status=400, server_message=problem)
         await self._run(lambda: self._write_readings(readings))
 
     async def write_events(self, events: Sequence[AnomalyEvent]) -> None:
         if not events:
             return
         for event in events:
-            _check_finite(event.score, f"score of {event.device.sensor_id(event.sensor)}")
-            _check_finite(event.value, f"value of {event.device.sensor_id(event.sensor)}")
+            where = event.device.sensor_id(event.sensor)
+            if problem := _non_finite(event.score, f"score of {where}") or _non_finite(
+                event.value, f"value of {where}"
+            ):
+                raise WriteRejected(url=self.path, status=400, server_message=problem)
         await self._run(lambda: self._write_events(events))
 
     async def query_range(

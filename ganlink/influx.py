@@ -7,6 +7,7 @@ translated here, once, into ``ganlink.errors``::
     connection refused / timeout / 5xx / 429 / missing database  -> StoreUnavailable (retry_after_s)
     401 / 403                                                     -> StoreAuthFailed
     400 / 413 / 422 on /write                                     -> WriteRejected (server's message)
+    a point line protocol cannot carry (NaN, line break in a tag)  -> WriteRejected (status 400)
     a query the server refuses                                    -> StoreError
 
 InfluxQL is built only from quoted identifiers and escaped string literals (:func:`quote_identifier`,
@@ -200,11 +201,15 @@ class InfluxStore:
         """
         if not lines:
             return
+        try:
+            body = "\n".join(lines).encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a JSON "\ud800" escape
+            raise self._unstorable(exc) from exc
         response = await self._request(
             "POST",
             "/write",
             params={"db": self.database, "precision": "ns"},
-            content="\n".join(lines).encode(),
+            content=body,
             headers={"Content-Type": "text/plain; charset=utf-8"},
         )
         if response.status_code in _REJECTED_STATUSES:
@@ -275,10 +280,22 @@ class InfluxStore:
     # -- TimeSeriesStore -------------------------------------------------------------------------
 
     async def write_readings(self, readings: Sequence[Reading]) -> None:
-        await self.write_lines(encode_readings(readings))
+        try:
+            lines = encode_readings(readings)
+        except ValueError as exc:
+            raise self._unstorable(exc) from exc
+        await self.write_lines(lines)
 
     async def write_events(self, events: Sequence[AnomalyEvent]) -> None:
-        await self.write_lines(encode_events(events))
+        try:
+            lines = encode_events(events)
+        except ValueError as exc:
+            raise self._unstorable(exc) from exc
+        await self.write_lines(lines)
+
+    def _unstorable(self, exc: ValueError) -> WriteRejected:
+        # Refused like a server refusal, so the collector bisects to the one bad point and dead-letters it.
+        return WriteRejected(url=self.url, status=400, server_message=f"not storable: {exc}")
 
     async def query_range(
         self,

@@ -70,22 +70,27 @@ def escape_string_field(value: str) -> str:
     return f'"{value}"'
 
 
-def _float_text(value: float, what: str) -> str:
+def _float_text(value: float) -> str:
+    """Shortest exact repr; '' for NaN and infinities, the only reprs not ending in a digit."""
     text = repr(float(value))
-    if text[-1] in "nf":  # 'nan', 'inf' and '-inf' are the only reprs not ending in a digit
-        raise ValueError(f"{what} {text} is not finite; line protocol cannot carry it")
-    return text
+    return "" if text[-1] in "nf" else text
+
+
+def _not_finite(what: str, value: float, sensor_id: str) -> ValueError:
+    return ValueError(f"{what} {value!r} of {sensor_id} is not finite; line protocol cannot carry it")
 
 
 def encode_reading(reading: Reading) -> str:
     """One ``telemetry`` line for ``reading`` (nanosecond timestamp)."""
     device = reading.device
+    value = _float_text(reading.value)
+    if not value:
+        raise _not_finite("value", reading.value, reading.sensor_id)
     # plant/area/line/device are slugs (DevicePath validates them), so only the sensor needs escaping.
     return (
         f"{TELEMETRY_MEASUREMENT},plant={device.plant},area={device.area},line={device.line},"
         f"device={device.device},sensor={escape_tag_value(reading.sensor)} "
-        f"value={_float_text(reading.value, reading.sensor)},quality={_QUALITY_FIELD[reading.quality]} "
-        f"{int(reading.time_ns)}"
+        f"value={value},quality={_QUALITY_FIELD[reading.quality]} {int(reading.time_ns)}"
     )
 
 
@@ -97,12 +102,15 @@ def encode_readings(readings: Iterable[Reading]) -> list[str]:
 def encode_event(event: AnomalyEvent) -> str:
     """One ``anomaly`` line for ``event``; ``details`` are not stored (not in the schema)."""
     device = event.device
+    score, value = _float_text(event.score), _float_text(event.value)
+    if not (score and value):
+        what, number = ("score", event.score) if not score else ("value", event.value)
+        raise _not_finite(what, number, device.sensor_id(event.sensor))
     return (
         f"{ANOMALY_MEASUREMENT},plant={device.plant},area={device.area},line={device.line},"
         f"device={device.device},sensor={escape_tag_value(event.sensor)},"
         f"detector={escape_tag_value(event.detector)} "
-        f"score={_float_text(event.score, 'score')},value={_float_text(event.value, 'value')},"
-        f"alarm_id={escape_string_field(event.alarm_id)} {int(event.time_ns)}"
+        f"score={score},value={value},alarm_id={escape_string_field(event.alarm_id)} {int(event.time_ns)}"
     )
 
 

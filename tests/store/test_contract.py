@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from ganlink.errors import WriteRejected
 from ganlink.schema import AnomalyEvent, Quality, Reading
 from ganlink.store import Aggregate, SensorSelector, SeriesPoint, TimeSeriesStore
 from ganlink.stores import ManagedStore
@@ -235,8 +236,22 @@ async def test_an_empty_store_answers_empty(store: ManagedStore) -> None:
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-async def test_non_finite_values_are_refused_before_anything_is_written(store: ManagedStore, bad: float) -> None:
-    with pytest.raises(ValueError, match="not finite"):
+async def test_non_finite_values_are_write_rejected_before_anything_is_written(store: ManagedStore, bad: float) -> None:
+    # WriteRejected, not a crash: the collector bisects the batch down to this one reading.
+    with pytest.raises(WriteRejected, match="not finite") as caught:
         await store.write_readings([reading(FURNACE, "gas-temp", 0, 1.0), reading(FURNACE, "gas-temp", 1, bad)])
+    with pytest.raises(WriteRejected, match="not finite"):
+        await store.write_events([event(FURNACE, "gas-temp", "robust-z", 1, bad)])
 
+    assert caught.value.status == 400
+    assert "guixi-smelter.smelting.flash-furnace-1.burner-2.gas-temp" in caught.value.server_message
     assert await store.count_readings(SensorSelector(FURNACE.plant), *EVERYTHING) == 0
+    assert await store.events(SensorSelector(FURNACE.plant), *EVERYTHING) == []
+
+
+async def test_text_that_is_not_valid_unicode_is_write_rejected(store: ManagedStore) -> None:
+    # JSON may carry a lone surrogate ("\ud800") in an anomaly's detector or alarm id.
+    with pytest.raises(WriteRejected, match="not storable"):
+        await store.write_events([event(FURNACE, "gas-temp", "robust-z", 1, 0.9, alarm_id="alm-\ud800")])
+
+    assert await store.events(SensorSelector(FURNACE.plant), *EVERYTHING) == []

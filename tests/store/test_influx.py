@@ -149,3 +149,12 @@ def test_retry_after_reads_seconds_and_http_dates_and_ignores_junk() -> None:
 def test_token_and_password_together_are_refused() -> None:
     with pytest.raises(ValueError, match="not both"):
         InfluxStore("http://127.0.0.1:8086", token="t", username="u", password="p")
+
+
+@pytest.mark.servers
+async def test_a_tag_line_protocol_cannot_carry_is_write_rejected_naming_it(influx_store: InfluxStore) -> None:
+    with pytest.raises(WriteRejected, match="two\\\\nlines") as caught:
+        await influx_store.write_readings([Reading(KILN, "temp", T0, 1.0), Reading(KILN, "two\nlines", T0, 2.0)])
+
+    assert caught.value.status == 400
+    assert await influx_store.count_readings(SensorSelector("wuhu-cement"), *EVERYTHING) == 0
