@@ -20,9 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from analytics.detectors import AlarmGate, Detector, make_detector
+from analytics.detectors import AlarmGate, Detector, make_detector, surprise
 from ganlink.errors import ConfigError
 
 __all__ = ["Recording", "choose_detector", "read_recording", "run", "score_recording", "seasons_for_step"]
@@ -115,7 +114,8 @@ def choose_detector(name: str | None, columns: Sequence[str], step_s: float) -> 
     if name == "seasonal" and len(columns) == 1:
         return make_detector("seasonal", seasons=seasons)
     if name == "combined":
-        return make_detector("combined", univariate_params={"seasons": seasons})
+        # per-sensor level shifts; the PCA detector is offered but not in the default (see docs/analytics.md)
+        return make_detector("combined", univariate="shift", multivariate="")
     detector = make_detector(name)
     if len(columns) > 1 and getattr(detector, "univariate", False):
         return make_detector("combined", univariate=name, multivariate="")
@@ -128,13 +128,15 @@ def _observation(columns: Sequence[str], row: Sequence[float]) -> float | dict[s
     return dict(zip(columns, row, strict=True))
 
 
-def score_recording(recording: Recording, *, detector: str | None = None, train_rows: int = 0) -> Iterator[tuple[float, int]]:
+def score_recording(
+    recording: Recording, *, detector: str | None = None, train_rows: int = 0
+) -> Iterator[tuple[float, int]]:
     """Yield (score, flag) per row, causally: row i is scored from rows 0..i only."""
-    gate = AlarmGate(on=_score_of(ALARM_P_VALUE))
+    gate = AlarmGate(on=surprise(ALARM_P_VALUE))
     model: Detector | None = None
     for i, row in enumerate(recording.rows):
         if model is None:
-            if i + 1 < min(STEP_ROWS, len(recording.rows)) and i + 1 < STEP_ROWS:
+            if i + 1 < STEP_ROWS:
                 yield 0.0, 0
                 continue
             steps = [b - a for a, b in zip(recording.seconds[: i + 1], recording.seconds[1 : i + 1], strict=False)]
@@ -149,12 +151,6 @@ def score_recording(recording: Recording, *, detector: str | None = None, train_
         yield score, int(flag)
 
 
-def _score_of(p_value: float) -> float:
-    from analytics.detectors.base import surprise  # noqa: PLC0415 - one-line helper
-
-    return surprise(p_value)
-
-
 def run(args: argparse.Namespace) -> int:
     """CLI entry: score ``args.input`` into ``args.output``."""
     recording = read_recording(Path(args.input))
@@ -163,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
     with output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(("timestamp", "score", "anomaly"))
-        for stamp, (score, flag) in zip(recording.timestamps, score_recording(recording, detector=args.detector, train_rows=train_rows), strict=True):
+        for stamp, (score, flag) in zip(
+            recording.timestamps, score_recording(recording, detector=args.detector, train_rows=train_rows), strict=True
+        ):
             writer.writerow((stamp, f"{score:.9f}", flag))
     log.info("scored %d rows of %s into %s", len(recording.rows), args.input, output)
     return 0
@@ -176,7 +174,3 @@ def _train_rows(value: str | None) -> int:
         return max(0, int(value))
     except ValueError:
         raise ConfigError(f"EVAL_TRAIN_ROWS={value!r} is not an integer") from None
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover
-    return None

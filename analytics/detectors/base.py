@@ -95,7 +95,9 @@ class AlarmGate:
     only on the observation that opens an incident, so a sensor already in alarm is not re-flagged.
     """
 
-    def __init__(self, *, on: float = 0.5, off: float | None = None, clear_after: int = 12, cooldown: int = 288) -> None:
+    def __init__(
+        self, *, on: float = 0.5, off: float | None = None, clear_after: int = 12, cooldown: int = 288
+    ) -> None:
         if not 0.0 < on <= 1.0:
             raise ValueError(f"alarm threshold on={on} must be in (0, 1]")
         self.on = on

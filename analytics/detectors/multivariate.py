@@ -145,7 +145,9 @@ class PCADetector(Detector):
         residual = z - projected @ self._components
         q = np.einsum("ij,ij->i", residual, residual)
         self._t2_mean = max(float(t2.mean()), 1e-9)
-        self._q_mean = max(float(q.mean()), 1e-9)
+        # with every component kept Q is rounding noise: leave it out rather than amplify it
+        self._q_mean = float(q.mean()) if self._components.shape[0] < z.shape[1] else math.inf
+        self._q_mean = self._q_mean if self._q_mean > 1e-9 else math.inf
         statistic = t2 / self._t2_mean + q / self._q_mean
         k = self.short_window
         smoothed = np.convolve(statistic, np.ones(k) / k, mode="valid") if len(statistic) >= k else statistic
@@ -153,5 +155,7 @@ class PCADetector(Detector):
         for value in smoothed.tolist():
             calibration.push(value)
         self._calibration = calibration
+        if not self._fitted:
+            self._recent.extend(statistic[-k:].tolist())
         self._fitted = True
         self._since_fit = 0

@@ -28,12 +28,25 @@ class LevelShift(Detector):
         gap: readings between the end of the reference window and now.
         recent: readings averaged into the recent mean.
         long_window: values of the statistic kept to calibrate its tail.
+        exclude_score: statistics scoring at or above this stay out of the calibration (a shift in
+            progress is not learned as normal).
     """
 
     univariate = True
 
-    def __init__(self, *, reference: int = 300, gap: int = 60, recent: int = 20, long_window: int = 2000) -> None:
-        super().__init__(reference=reference, gap=gap, recent=recent, long_window=long_window)
+    def __init__(
+        self,
+        *,
+        reference: int = 300,
+        gap: int = 60,
+        recent: int = 20,
+        long_window: int = 2000,
+        exclude_score: float = 0.25,
+    ) -> None:
+        super().__init__(
+            reference=reference, gap=gap, recent=recent, long_window=long_window, exclude_score=exclude_score
+        )
+        self.exclude_score = exclude_score
         if not 0 < recent <= gap < reference - 1:
             raise ValueError(f"need 0 < recent={recent} <= gap={gap} < reference={reference} - 1")
         self.reference = reference
@@ -71,7 +84,7 @@ class LevelShift(Detector):
         if not math.isfinite(value):
             return
         statistic = self._statistic(value)
-        if statistic is not None:
+        if statistic is not None and surprise(self._history.upper_tail(statistic)) < self.exclude_score:
             self._history.push(statistic)
         values = self._values
         count = self.reference - self.gap

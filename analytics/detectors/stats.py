@@ -15,7 +15,7 @@ def halflife_rate(halflife: float) -> float:
     """EWMA weight whose memory halves after ``halflife`` observations."""
     if halflife <= 0:
         raise ValueError(f"halflife={halflife} must be positive")
-    return 1.0 - 0.5 ** (1.0 / halflife)
+    return float(1.0 - 0.5 ** (1.0 / halflife))
 
 
 def normal_tail(z: float) -> float:
