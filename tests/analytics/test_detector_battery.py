@@ -29,7 +29,7 @@ def _faulty_series(
     for t in range(n):
         value = _normal(t, rng, amplitude)
         k = t - start
-        if 0 <= k:
+        if k >= 0:
             if fault == "spike" and k % 100 == 0:
                 value += 15.0
             elif fault == "step":
