@@ -117,6 +117,7 @@ class InfluxServer:
     workdir: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    auth_enabled: bool = False  # then create the first (admin) user with CREATE USER ... WITH ALL PRIVILEGES
 
     @property
     def url(self) -> str:
@@ -134,6 +135,7 @@ class InfluxServer:
             '  query-log-enabled = false\n  index-version = "inmem"\n'
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
             '  max-body-size = 0\n'
+            f"  auth-enabled = {'true' if self.auth_enabled else 'false'}\n"
             "[monitor]\n  store-enabled = false\n"
             "[continuous_queries]\n  enabled = false\n"
         )
