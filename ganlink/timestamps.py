@@ -6,6 +6,7 @@ import calendar
 import re
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = ["format_rfc3339", "now_ns", "parse_source_time"]
 
@@ -32,6 +33,12 @@ def parse_source_time(raw: object) -> int:
         return raw * 1_000_000
     if not isinstance(raw, str):
         raise ValueError(f"ts has type {type(raw).__name__}, expected RFC 3339 text or integer epoch ms")
+    return _parse_rfc3339(raw)
+
+
+# The readings of one message usually share one timestamp: caching makes the collector's hot path cheap.
+@lru_cache(maxsize=4096)
+def _parse_rfc3339(raw: str) -> int:
     match = _RFC3339.fullmatch(raw)
     if match is None:
         raise ValueError(f"ts {raw[:40]!r} is not an RFC 3339 timestamp")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ganlink.errors import TopicError
 
@@ -33,7 +34,13 @@ _DEVICE_CHANNELS = frozenset({"telemetry", "anomaly"})
 
 def is_slug(value: object) -> bool:
     """True when ``value`` is a string following the id rule ``[a-z0-9][a-z0-9-]{0,62}``."""
-    return isinstance(value, str) and SLUG_PATTERN.fullmatch(value) is not None
+    return isinstance(value, str) and _is_slug_text(value)
+
+
+# Sensor and gateway ids repeat in every message: the collector checks each one per reading.
+@lru_cache(maxsize=65536)
+def _is_slug_text(value: str) -> bool:
+    return SLUG_PATTERN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
