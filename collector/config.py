@@ -61,6 +61,8 @@ class CollectorConfig:
     subscribe_anomalies: bool = True
     # On stop, how long to keep trying to flush; what is not written by then stays unacknowledged.
     stop_grace_s: float = 15.0
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.share_group is not None and not is_slug(self.share_group):

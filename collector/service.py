@@ -19,6 +19,7 @@ from collector.config import CollectorConfig
 from collector.dead_letter_store import DeadLetterStore
 from collector.ledger import AckLedger, SequenceLedger
 from collector.metrics import CollectorMetrics
+from collector.metrics_http import serve_metrics
 from collector.mqtt_source import MqttSource
 from collector.spool import DiskSpool
 from collector.store_writer import StoreWriter
@@ -98,6 +99,12 @@ class Collector:
             writing = tasks.create_task(writer.run(flushed), name="collector-writer")
             drain = tasks.create_task(writer.drain_spool(spool_stop), name="collector-spool-drain")
             report = tasks.create_task(self._report(report_every_s), name="collector-report")
+            if self.config.metrics_port is not None:
+                render = lambda: self.metrics.prometheus(self.sequences)  # noqa: E731
+                tasks.create_task(
+                    serve_metrics(render, self.config.metrics_host, self.config.metrics_port, spool_stop),
+                    name="collector-metrics",
+                )
             await stop.wait()
             logger.info("collector stopping: flushing what was received")
             source.stop_accepting()
