@@ -40,8 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from ganlink.assets import PlantFile
+from ganlink.assets import PlantFile, bundled_plant_files, load_plant_file
 from ganlink.errors import GanlinkError
+from ganlink.settings import Settings
 from ganlink.topics import DevicePath
 
 __all__ = [
@@ -341,6 +342,18 @@ class Registry:
         except SQLAlchemyError as exc:
             message = f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}"
             raise RegistryError(message, url=self._safe_url) from exc
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, load_bundled: bool = True) -> Registry:
+        """The configured registry with its schema; loads the bundled plant files when it is empty."""
+        if settings.registry_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = cls(settings.resolved_registry_url)
+        registry.create_schema()
+        if load_bundled and registry.is_empty():
+            for path in bundled_plant_files():
+                registry.load_plant_file(load_plant_file(path))
+        return registry
 
     def create_schema(self) -> None:
         """Create missing tables (idempotent)."""
