@@ -106,7 +106,11 @@ class EmbeddedStore:
     async def open(cls, path: Path | str) -> EmbeddedStore:
         """Open (creating if needed) the store at ``path``."""
         store = cls(path)
-        await store._run(store._connect)
+        try:
+            await store._run(store._connect)
+        except BaseException:
+            await store.close()
+            raise
         log.info("embedded time-series store open at %s", store.path)
         return store
 
@@ -131,8 +135,10 @@ class EmbeddedStore:
             return await loop.run_in_executor(self._worker, call)
         except (sqlite3.IntegrityError, UnicodeEncodeError) as exc:  # a refused row; a lone surrogate in text
             raise WriteRejected(url=self.path, status=400, server_message=f"not storable: {exc}") from exc
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        except sqlite3.DatabaseError as exc:  # locked, full, corrupt, unreadable
             raise StoreUnavailable(f"SQLite failed: {exc}", url=self.path) from exc
+        except OSError as exc:  # the directory cannot be made
+            raise StoreUnavailable(f"cannot open the store file: {exc}", url=self.path) from exc
         except RuntimeError as exc:  # the executor was shut down: the store is closed
             raise StoreUnavailable(f"store is closed ({exc})", url=self.path) from exc
 

@@ -55,3 +55,18 @@ async def test_a_store_not_opened_through_open_refuses_work(tmp_path: Path) -> N
             await store.latest(SensorSelector("foshan-glass"))
     finally:
         await store.close()
+
+
+async def test_a_path_that_cannot_hold_a_database_is_store_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("a file where a directory should be")
+
+    with pytest.raises(StoreUnavailable, match="not-a-dir"):
+        await EmbeddedStore.open(tmp_path / "not-a-dir" / "ts.sqlite")
+
+
+async def test_a_file_that_is_not_sqlite_is_store_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "ts.sqlite"
+    path.write_bytes(b"this is not a database " * 100)
+
+    with pytest.raises(StoreUnavailable, match="SQLite failed"):
+        await EmbeddedStore.open(path)
