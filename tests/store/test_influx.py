@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 import uuid
 
@@ -37,6 +38,17 @@ async def test_nothing_listening_is_store_unavailable() -> None:
         with pytest.raises(StoreUnavailable):
             await store.ping()
     assert caught.value.url.startswith("http://127.0.0.1:")
+
+
+async def test_a_server_that_never_answers_is_store_unavailable_after_the_timeout() -> None:
+    # A listening socket nobody accepts from: the connection opens, no answer ever comes.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        async with InfluxStore(url, "ganlink", timeout_s=0.3) as store:
+            with pytest.raises(StoreUnavailable, match="timed out"):
+                await store.write_readings([Reading(KILN, "temp", T0, 1.0)])
 
 
 @pytest.mark.servers
