@@ -1,0 +1,208 @@
+"""Publishing readings as telemetry messages: one message per device per batch, a per-gateway
+``seq`` per message, QoS 1, and a way to wait until the broker has acknowledged everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ganlink import __version__
+from ganlink.schema import PAYLOAD_VERSION, Reading, encode_telemetry
+from ganlink.timestamps import format_rfc3339, now_ns
+from ganlink.topics import DevicePath, gateway_status_topic, is_slug
+from gateway.mqtt import MqttLink, RetainedStatus, parse_mqtt_url
+
+__all__ = ["GatewayPublisher", "OutgoingMessage", "group_by_device", "status_payload"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One telemetry message ready to go: its seq, topic, payload and how many readings it carries."""
+
+    seq: int
+    topic: str
+    payload: bytes
+    reading_count: int
+
+
+def group_by_device(readings: Iterable[Reading], max_per_message: int) -> list[list[Reading]]:
+    """Split readings into per-device chunks (order kept within a device, devices in order of
+    first appearance), at most ``max_per_message`` readings each."""
+    if max_per_message < 1:
+        raise ValueError(f"max_per_message must be at least 1, got {max_per_message}")
+    by_device: dict[DevicePath, list[Reading]] = {}
+    for reading in readings:
+        by_device.setdefault(reading.device, []).append(reading)
+    return [
+        device_readings[i : i + max_per_message]
+        for device_readings in by_device.values()
+        for i in range(0, len(device_readings), max_per_message)
+    ]
+
+
+def status_payload(gateway: str, plant: str, status: str, *, since_ns: int | None = None) -> bytes:
+    """The retained gateway status document (``online`` on connect, ``offline`` as the Will)."""
+    body: dict[str, object] = {
+        "v": PAYLOAD_VERSION,
+        "gateway": gateway,
+        "plant": plant,
+        "status": status,
+        "ts": format_rfc3339(now_ns()),
+        "software": f"ganlink {__version__}",
+    }
+    if since_ns is not None:
+        body["since"] = format_rfc3339(since_ns)
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class GatewayPublisher:
+    """Publishes readings for one gateway of one plant and tracks the broker's acknowledgements.
+
+    Use as ``async with GatewayPublisher(...) as publisher: await publisher.publish(readings)``;
+    ``publish`` returns once every message it sent has been acknowledged (PUBACK).
+    """
+
+    def __init__(
+        self,
+        *,
+        gateway: str,
+        plant: str,
+        mqtt_url: str,
+        client_id: str | None = None,
+        first_seq: int = 0,
+        max_readings_per_message: int = 500,
+        max_in_flight: int = 1000,
+    ) -> None:
+        if not (is_slug(gateway) and is_slug(plant)):
+            raise ValueError(f"gateway {gateway!r} and plant {plant!r} must be slug ids")
+        if first_seq < 0:
+            raise ValueError(f"first_seq must be non-negative, got {first_seq}")
+        self.gateway = gateway
+        self.plant = plant
+        self.max_readings_per_message = max_readings_per_message
+        self._next_seq = first_seq
+        self._started_ns = now_ns()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: dict[int, OutgoingMessage] = {}
+        self._all_acked = asyncio.Event()
+        self._all_acked.set()
+        self._connected = asyncio.Event()
+        self.messages_sent = 0
+        self.messages_acked = 0
+        self.readings_acked = 0
+        self.last_acked_seq: int | None = None
+        status = RetainedStatus(
+            gateway_status_topic(plant, gateway),
+            online=lambda: status_payload(gateway, plant, "online", since_ns=self._started_ns),
+            offline=status_payload(gateway, plant, "offline"),
+        )
+        self.link = MqttLink(
+            parse_mqtt_url(mqtt_url),
+            client_id=client_id or f"ganlink-{gateway}",
+            status=status,
+            on_ack=self._ack_from_network,
+            on_state=self._state_from_network,
+            max_in_flight=max_in_flight,
+        )
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def in_flight(self) -> int:
+        """Messages sent (or queued for sending) and not yet acknowledged."""
+        return len(self._pending)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def start(self, *, timeout_s: float | None = 10.0) -> None:
+        """Connect; waits for the first CONNACK unless ``timeout_s`` is None (then publishes queue)."""
+        self._loop = asyncio.get_running_loop()
+        self.link.start()
+        if timeout_s is not None:
+            try:
+                await asyncio.wait_for(self._connected.wait(), timeout_s)
+            except TimeoutError:
+                self.link.stop()
+                raise ConnectionError(f"no MQTT connection to {self.link.url} within {timeout_s:.0f}s") from None
+
+    async def stop(self) -> None:
+        """Publish ``offline``, disconnect, stop paho's thread; unacknowledged messages are dropped
+        here (the outbox, not this class, keeps them across restarts)."""
+        await asyncio.to_thread(self.link.stop)
+
+    async def __aenter__(self) -> GatewayPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def build_messages(self, readings: Iterable[Reading]) -> list[OutgoingMessage]:
+        """Turn readings into telemetry messages, taking the next seq numbers."""
+        messages = []
+        for chunk in group_by_device(readings, self.max_readings_per_message):
+            payload = encode_telemetry(self.gateway, self._next_seq, chunk)
+            messages.append(OutgoingMessage(self._next_seq, chunk[0].device.telemetry_topic, payload, len(chunk)))
+            self._next_seq += 1
+        return messages
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Hand messages to the MQTT link (QoS 1) in order; acknowledgements arrive later."""
+        if self._loop is None:
+            raise RuntimeError("GatewayPublisher.start() must run before publishing")
+        for message in messages:
+            mid = self.link.publish(message.topic, message.payload)
+            self._pending[mid] = message
+            self.messages_sent += 1
+        if self._pending:
+            self._all_acked.clear()
+
+    def publish_nowait(self, readings: Iterable[Reading]) -> list[OutgoingMessage]:
+        """Build and send messages for ``readings`` without waiting for acknowledgement."""
+        messages = self.build_messages(readings)
+        self.send(messages)
+        return messages
+
+    async def publish(self, readings: Iterable[Reading], *, timeout_s: float | None = None) -> list[OutgoingMessage]:
+        """Publish readings and return once the broker acknowledged every message in flight."""
+        messages = self.publish_nowait(readings)
+        await self.wait_acked(timeout_s=timeout_s)
+        return messages
+
+    async def wait_acked(self, *, timeout_s: float | None = None) -> None:
+        """Wait until nothing is in flight; raises TimeoutError after ``timeout_s``."""
+        await asyncio.wait_for(self._all_acked.wait(), timeout_s)
+
+    def acknowledged(self, message: OutgoingMessage) -> None:
+        """Hook for subclasses (the outbox deletes what the broker now holds)."""
+
+    def _ack_from_network(self, mid: int) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ack, mid)
+
+    def _state_from_network(self, connected: bool) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._connected.set if connected else self._connected.clear)
+
+    def _ack(self, mid: int) -> None:
+        message = self._pending.pop(mid, None)
+        if message is None:  # the retained status, or a late duplicate
+            return
+        self.messages_acked += 1
+        self.readings_acked += message.reading_count
+        self.last_acked_seq = message.seq
+        self.acknowledged(message)
+        if not self._pending:
+            self._all_acked.set()
