@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics.detectors import AlarmGate, Detector, make_detector, surprise
+from analytics.detectors.combined import DeviceCombiner
 from ganlink.errors import ConfigError
 
 __all__ = ["Recording", "choose_detector", "read_recording", "run", "score_recording", "seasons_for_step"]
@@ -132,7 +133,8 @@ def score_recording(
     recording: Recording, *, detector: str | None = None, train_rows: int = 0
 ) -> Iterator[tuple[float, int]]:
     """Yield (score, flag) per row, causally: row i is scored from rows 0..i only."""
-    gate = AlarmGate(on=surprise(ALARM_P_VALUE))
+    template = AlarmGate(on=surprise(ALARM_P_VALUE))
+    gates: dict[str, AlarmGate] = {}
     model: Detector | None = None
     for i, row in enumerate(recording.rows):
         if model is None:
@@ -145,10 +147,15 @@ def score_recording(
             for past in recording.rows[:i]:
                 model.learn_one(_observation(recording.columns, past))
         x = _observation(recording.columns, row)
-        score = model.score_one(x)
+        # one incident per sensor (and per device model): a sensor already in alarm masks no other
+        parts = model.part_scores(x) if isinstance(model, DeviceCombiner) else {"": model.score_one(x)}
         model.learn_one(x)
-        flag = gate.update(score) if i >= train_rows else False
-        yield score, int(flag)
+        flag = False
+        if i >= train_rows:
+            for part, part_score in parts.items():
+                gate = gates.get(part) or gates.setdefault(part, template.clone())
+                flag = gate.update(part_score) or flag
+        yield max(parts.values(), default=0.0), int(flag)
 
 
 def run(args: argparse.Namespace) -> int:

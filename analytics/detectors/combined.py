@@ -13,7 +13,10 @@ from typing import Any
 
 from analytics.detectors.base import SURPRISE_SCALE, Detector, make_detector, register
 
-__all__ = ["DeviceCombiner"]
+__all__ = ["DEVICE_PART", "DeviceCombiner"]
+
+DEVICE_PART = "_device"
+"""Name of the multivariate part in ``part_scores`` (not a valid sensor id, so it never collides)."""
 
 
 @register("combined")
@@ -58,17 +61,18 @@ class DeviceCombiner(Detector):
         readings = self._as_mapping(x)
         return {name: (det.score_one(readings[name]) if (det := self._sensors.get(name)) else 0.0) for name in readings}
 
-    def score_one(self, x: Any) -> float:
+    def part_scores(self, x: Any) -> dict[str, float]:
+        """Each part's score, Bonferroni-corrected for the number of parts: sensors by name, the
+        multivariate part as ``DEVICE_PART``. Alarms per part keep one noisy sensor from masking another."""
         readings = self._as_mapping(x)
-        scores = list(self.sensor_scores(readings).values()) if self._template is not None else []
+        scores = self.sensor_scores(readings) if self._template is not None else {}
         if self._device is not None and len(readings) > 1:
-            scores.append(self._device.score_one(readings))
-        if not scores:
-            return 0.0
-        best = max(scores)
-        if best <= 0.0:
-            return 0.0
-        return max(0.0, best - math.log10(len(scores)) / SURPRISE_SCALE)
+            scores[DEVICE_PART] = self._device.score_one(readings)
+        correction = math.log10(len(scores)) / SURPRISE_SCALE if scores else 0.0
+        return {name: max(0.0, score - correction) if score > 0.0 else 0.0 for name, score in scores.items()}
+
+    def score_one(self, x: Any) -> float:
+        return max(self.part_scores(x).values(), default=0.0)
 
     def learn_one(self, x: Any) -> None:
         readings = self._as_mapping(x)

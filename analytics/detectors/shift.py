@@ -28,8 +28,8 @@ class LevelShift(Detector):
         gap: readings between the end of the reference window and now.
         recent: readings averaged into the recent mean.
         long_window: values of the statistic kept to calibrate its tail.
-        exclude_score: statistics scoring at or above this stay out of the calibration (a shift in
-            progress is not learned as normal).
+        delay: readings a statistic waits before it joins the calibration, so a shift in progress
+            is judged against the time before it, and is learned as normal only after ``delay``.
     """
 
     univariate = True
@@ -41,12 +41,11 @@ class LevelShift(Detector):
         gap: int = 60,
         recent: int = 20,
         long_window: int = 2000,
-        exclude_score: float = 0.25,
+        delay: int = 60,
     ) -> None:
-        super().__init__(
-            reference=reference, gap=gap, recent=recent, long_window=long_window, exclude_score=exclude_score
-        )
-        self.exclude_score = exclude_score
+        super().__init__(reference=reference, gap=gap, recent=recent, long_window=long_window, delay=delay)
+        self._pending: deque[float] = deque()
+        self.delay = delay
         if not 0 < recent <= gap < reference - 1:
             raise ValueError(f"need 0 < recent={recent} <= gap={gap} < reference={reference} - 1")
         self.reference = reference
@@ -84,8 +83,10 @@ class LevelShift(Detector):
         if not math.isfinite(value):
             return
         statistic = self._statistic(value)
-        if statistic is not None and surprise(self._history.upper_tail(statistic)) < self.exclude_score:
-            self._history.push(statistic)
+        if statistic is not None:
+            self._pending.append(statistic)
+            if len(self._pending) > self.delay:
+                self._history.push(self._pending.popleft())
         values = self._values
         count = self.reference - self.gap
         size = len(values)
