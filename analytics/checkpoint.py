@@ -20,7 +20,7 @@ __all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "analytics-state.pickle"
-_FORMAT = 1
+_FORMAT = 2
 
 
 def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
@@ -29,6 +29,7 @@ def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
     state: dict[str, Any] = {
         "format": _FORMAT,
         "sensors": {key: (model.detectors, model.last_time_ns) for key, model in monitor.sensors.items()},
+        "devices": {path: (dm.detector, dm.latest, dm.last_tick_ns) for path, dm in monitor.devices.items()},
         "engine": monitor.engine,
         "silence_engine": monitor.silence_engine,
     }
@@ -68,6 +69,10 @@ def load_checkpoint(state_dir: Path, monitor: Monitor) -> bool:
             model.detectors = detectors
             model.last_time_ns = last_time_ns
             restored += 1
+    for path, (detector, latest, last_tick_ns) in state["devices"].items():
+        device = monitor.devices.get(path)
+        if device is not None and type(device.detector) is type(detector) and set(latest) <= set(device.analog):
+            device.detector, device.latest, device.last_tick_ns = detector, latest, last_tick_ns
     monitor.engine = state["engine"]
     monitor.silence_engine = state["silence_engine"]
     logger.info(

@@ -74,9 +74,7 @@ async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning)
             telemetry = parse_telemetry(message.topic, message.payload, now_ns=arrived, max_skew_ns=max_skew_ns)
         except MessageRejected:
             continue
-        events: list[AnomalyEvent] = []
-        for reading in sorted(telemetry.readings, key=lambda r: r.time_ns):
-            events.extend(monitor.observe(reading, arrived))
+        events = monitor.observe_many(telemetry.readings, arrived)
         if events:
             await _publish_all(link, events)
 

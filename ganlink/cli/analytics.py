@@ -40,7 +40,6 @@ def select_plant_files(plant_ids: list[str] | None, plant_paths: list[Path] | No
 
 def _run_service(args: argparse.Namespace) -> int:
     from analytics.service import run_analytics  # noqa: PLC0415 - composition root imports lazily
-
     from ganlink.settings import get_settings  # noqa: PLC0415
 
     settings = get_settings()
@@ -60,9 +59,26 @@ def _run_service(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    module = importlib.import_module("analytics.evaluate")
-    code: int = module.run(args)
-    return code
+    evaluate = importlib.import_module("analytics.evaluate")
+    if args.data is not None:
+        code: int = evaluate.run(args)
+        return code
+    # No recording given: run the gateway's simulator here (the composition root may import both
+    # services; analytics itself never imports gateway) and hand its readings and faults over.
+    simulator = importlib.import_module("gateway.simulator")
+    from ganlink.timestamps import now_ns  # noqa: PLC0415
+
+    (plant_file,) = select_plant_files([args.plant], [args.plant_file] if args.plant_file else None)
+    hour_ns = 3600 * 1_000_000_000
+    start_ns = (now_ns() // hour_ns - 24 * 7) * hour_ns  # a fixed past hour grid, a week back
+    end_ns = start_ns + int(args.hours * hour_ns)
+    simulation = simulator.simulate(plant_file, start_ns, end_ns, args.seed)
+    faults = [
+        evaluate.FaultWindow(f.sensor_id, str(f.kind), f.start_ns, f.end_ns) for f in simulation.ground_truth
+    ]
+    report = evaluate.evaluate_stream(plant_file, simulation, faults)
+    evaluate.print_report(report, as_json=args.json)
+    return 0
 
 
 def _run_detect(args: argparse.Namespace) -> int:
