@@ -2,8 +2,10 @@
 
     run_analytics                 supervisor: reconnects with capped, jittered backoff; checkpoints
     └── analyze(link, monitor)    one connection's task group:
-        ├── consume-telemetry     parse -> Monitor.observe -> publish events on the device's anomaly topic
-        └── watch-silence         every tick: Monitor.check_silence, and a checkpoint now and then
+        ├── consume-telemetry     parse -> Monitor.observe_many -> publish events on the device's anomaly
+        │                         topic, and open/close alarm records in the alarm book (registry)
+        └── watch-silence         every tick: Monitor.check_silence; now and then a checkpoint, and
+                                  operator labels read back into per-sensor sensitivity
 
 What does not parse is ignored here (the collector dead-letters it).
 """
@@ -19,15 +21,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.alarm_book import AlarmBook
 from analytics.checkpoint import load_checkpoint, save_checkpoint
 from analytics.monitor import Monitor
 from analytics.mqtt_link import AnalyticsLink, LinkLost, MqttLink, subscriptions_for
+from ganlink.alarms import sensitivity_for
 from ganlink.assets import PlantFile
-from ganlink.errors import MessageRejected
+from ganlink.errors import GanlinkError, MessageRejected
 from ganlink.schema import AnomalyEvent, encode_anomaly, parse_telemetry
 from ganlink.timestamps import now_ns
 
-__all__ = ["ServiceTuning", "analyze", "build_monitor", "run_analytics"]
+__all__ = ["AlarmRecorder", "ServiceTuning", "analyze", "build_monitor", "run_analytics"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class ServiceTuning:
 
     tick_s: float = 1.0
     checkpoint_every_s: float = 10.0
+    feedback_every_s: float = 60.0
     max_skew_s: float = 3600.0
     backoff_first_s: float = 0.5
     backoff_max_s: float = 30.0
@@ -51,7 +56,53 @@ def build_monitor(plant_files: list[PlantFile], state_dir: Path | None) -> Monit
     return monitor
 
 
-async def _publish_all(link: AnalyticsLink, events: list[AnomalyEvent]) -> None:
+class AlarmRecorder:
+    """Keeps the alarm book in step with the events published; a failed write is retried on the
+    next tick (events stay pending), never dropped silently."""
+
+    def __init__(self, book: AlarmBook | None, plant_ids: list[str]) -> None:
+        self.book = book
+        self.plant_ids = plant_ids
+        self.pending: list[AnomalyEvent] = []
+        self.factors: dict[str, float] = {}
+
+    async def record(self, events: list[AnomalyEvent]) -> None:
+        if self.book is None:
+            return
+        self.pending.extend(events)
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        try:
+            await asyncio.to_thread(self.book.record, batch)
+        except GanlinkError as exc:
+            self.pending = batch + self.pending
+            logger.warning("alarm records not written, %d pending: %s", len(self.pending), exc)
+
+    async def apply_feedback(self, monitor: Monitor) -> None:
+        """Operator labels -> threshold factors; changes are logged so they are visible."""
+        if self.book is None:
+            return
+        try:
+            labels = await asyncio.to_thread(self.book.recent_labels, self.plant_ids)
+        except GanlinkError as exc:
+            logger.warning("alarm labels not read: %s", exc)
+            return
+        factors = {}
+        for sensor_id, sensor_labels in labels.items():
+            sensitivity = sensitivity_for(sensor_labels)
+            factors[sensor_id] = sensitivity.factor
+            if sensitivity.factor != self.factors.get(sensor_id, 1.0):
+                logger.info(
+                    "sensitivity of %s: threshold x%.2f (%s)", sensor_id, sensitivity.factor, sensitivity.reason
+                )
+        for sensor_id in set(self.factors) - set(factors):
+            factors[sensor_id] = 1.0
+        monitor.apply_sensitivity(factors.items())
+        self.factors = {k: v for k, v in factors.items() if v != 1.0}
+
+
+async def _publish_all(link: AnalyticsLink, events: list[AnomalyEvent], recorder: AlarmRecorder) -> None:
     for event in events:
         await link.publish(event.device.anomaly_topic, encode_anomaly(event))
         logger.info(
@@ -62,9 +113,10 @@ async def _publish_all(link: AnalyticsLink, events: list[AnomalyEvent]) -> None:
             event.detector,
             event.details.get("why", ""),
         )
+    await recorder.record(events)
 
 
-async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning) -> None:
+async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning, recorder: AlarmRecorder) -> None:
     max_skew_ns = int(tuning.max_skew_s * 1e9)
     async for message in link.inbound():
         if not message.topic.endswith("/telemetry"):
@@ -76,19 +128,23 @@ async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning)
             continue
         events = monitor.observe_many(telemetry.readings, arrived)
         if events:
-            await _publish_all(link, events)
+            await _publish_all(link, events, recorder)
 
 
 async def _watch(
-    link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning, state_dir: Path | None
+    link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning, state_dir: Path | None, recorder: AlarmRecorder
 ) -> None:
-    last_checkpoint = time.monotonic()
+    last_checkpoint = last_feedback = time.monotonic()
+    await recorder.apply_feedback(monitor)
     while True:
         await asyncio.sleep(tuning.tick_s)
-        await _publish_all(link, monitor.check_silence(now_ns()))
+        await _publish_all(link, monitor.check_silence(now_ns()), recorder)
         if state_dir is not None and time.monotonic() - last_checkpoint >= tuning.checkpoint_every_s:
             save_checkpoint(state_dir, monitor)
             last_checkpoint = time.monotonic()
+        if time.monotonic() - last_feedback >= tuning.feedback_every_s:
+            await recorder.apply_feedback(monitor)
+            last_feedback = time.monotonic()
 
 
 async def analyze(
@@ -98,12 +154,14 @@ async def analyze(
     stop: asyncio.Event,
     state_dir: Path | None = None,
     tuning: ServiceTuning = ServiceTuning(),
+    recorder: AlarmRecorder | None = None,
 ) -> None:
     """Serve one connection until ``stop`` is set; LinkLost propagates to the supervisor."""
+    recorder = recorder or AlarmRecorder(None, [])
     try:
         async with asyncio.TaskGroup() as group:
-            consume = group.create_task(_consume(link, monitor, tuning), name="consume-telemetry")
-            watch = group.create_task(_watch(link, monitor, tuning, state_dir), name="watch-silence")
+            consume = group.create_task(_consume(link, monitor, tuning, recorder), name="consume-telemetry")
+            watch = group.create_task(_watch(link, monitor, tuning, state_dir, recorder), name="watch-silence")
             await stop.wait()
             consume.cancel()
             watch.cancel()
@@ -123,10 +181,16 @@ async def run_analytics(
     stop: asyncio.Event,
     state_dir: Path | None = None,
     tuning: ServiceTuning = ServiceTuning(),
+    alarm_book: AlarmBook | None = None,
 ) -> None:
-    """Run the analytics service for ``plant_files`` until ``stop`` is set (the demo's entry)."""
+    """Run the analytics service for ``plant_files`` until ``stop`` is set (the demo's entry).
+
+    With ``alarm_book`` (e.g. RegistryAlarmBook) alarms are recorded for the API's lifecycle actions
+    and operator labels tune each sensor's sensitivity."""
     monitor = build_monitor(plant_files, state_dir)
-    topics = subscriptions_for([p.plant.id for p in plant_files])
+    plant_ids = [p.plant.id for p in plant_files]
+    topics = subscriptions_for(plant_ids)
+    recorder = AlarmRecorder(alarm_book, plant_ids)
     delay = tuning.backoff_first_s
     logger.info("analytics watching %d sensor(s) in %d plant(s)", len(monitor.sensors), len(plant_files))
     try:
@@ -134,7 +198,7 @@ async def run_analytics(
             try:
                 async with MqttLink(mqtt_url, identifier=_identifier(plant_files), topics=topics) as link:
                     delay = tuning.backoff_first_s
-                    await analyze(link, monitor, stop=stop, state_dir=state_dir, tuning=tuning)
+                    await analyze(link, monitor, stop=stop, state_dir=state_dir, tuning=tuning, recorder=recorder)
             except LinkLost as exc:
                 wait_s = delay * random.uniform(0.5, 1.0)
                 logger.warning("%s; reconnecting in %.1f s", exc, wait_s)

@@ -39,12 +39,15 @@ def select_plant_files(plant_ids: list[str] | None, plant_paths: list[Path] | No
 
 
 def _run_service(args: argparse.Namespace) -> int:
-    from analytics.service import run_analytics  # noqa: PLC0415 - composition root imports lazily
+    from analytics.alarm_book import RegistryAlarmBook  # noqa: PLC0415 - composition root imports lazily
+    from analytics.service import run_analytics  # noqa: PLC0415
+    from ganlink.registry import Registry  # noqa: PLC0415
     from ganlink.settings import get_settings  # noqa: PLC0415
 
     settings = get_settings()
     plant_files = select_plant_files(args.plant, args.plant_file)
     state_dir = args.state_dir or settings.data_dir / "analytics"
+    book = None if args.no_registry else RegistryAlarmBook(Registry.from_settings(settings))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -52,7 +55,9 @@ def _run_service(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await run_analytics(args.mqtt or settings.mqtt_url, plant_files, stop=stop, state_dir=state_dir)
+        await run_analytics(
+            args.mqtt or settings.mqtt_url, plant_files, stop=stop, state_dir=state_dir, alarm_book=book
+        )
 
     asyncio.run(main())
     return 0
@@ -98,6 +103,9 @@ def register(commands: Any) -> None:
     run.add_argument("--plant-file", action="append", type=Path, help="plant YAML to watch (repeatable)")
     run.add_argument("--mqtt", help="broker URL mqtt://host:port (default GANLINK_MQTT_URL)")
     run.add_argument("--state-dir", type=Path, help="checkpoint folder (default GANLINK_DATA_DIR/analytics)")
+    run.add_argument(
+        "--no-registry", action="store_true", help="do not record alarms in the registry (no label feedback)"
+    )
     run.set_defaults(run=_run_service)
 
     detect = sub.add_parser("detect", help="score a recorded CSV series offline, causally")
