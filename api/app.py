@@ -1,22 +1,28 @@
 """The FastAPI application: ``create_app(settings, store=..., registry=...)``.
 
-The caller owns the store and the registry (opens and closes them); the app only uses them.
-Errors always leave as JSON ``{"detail": ...}``; nothing of a traceback reaches a client.
+The caller owns the store and the registry (opens and closes them); the app only uses them. Its
+lifespan runs the alarm sync (anomaly events -> alarm rows). Errors always leave as JSON
+``{"detail": ...}``; nothing of a traceback reaches a client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, status
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.alarm_sync import sync_alarms_forever
 from api.deps import authorize
-from api.routes import health, lines, plants, sensors
+from api.limits import RateLimiter
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import admin, alarms, health, lines, plants, sensors
 from ganlink import __version__
 from ganlink.errors import StoreError
 from ganlink.registry import Registry, RegistryError
@@ -26,14 +32,24 @@ from ganlink.store import TimeSeriesStore
 __all__ = ["create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+PAGES = {"/": "index.html"}
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("api up: %d plants in the registry", len(app.state.registry.plants()))
-    yield
-    log.info("api down")
+    sync = None
+    if app.state.sync_alarms:
+        sync = asyncio.create_task(sync_alarms_forever(app.state.store, app.state.registry), name="alarm-sync")
+    try:
+        yield
+    finally:
+        if sync is not None:
+            sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync
+        log.info("api down")
 
 
 async def _store_failed(request: Request, exc: Exception) -> JSONResponse:
@@ -51,21 +67,39 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
-def create_app(settings: Settings, *, store: TimeSeriesStore, registry: Registry) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: TimeSeriesStore, registry: Registry, sync_alarms: bool = True
+) -> FastAPI:
     """Build the API and its pages over an open store and registry."""
-    app = FastAPI(title="ganlink", version=__version__, lifespan=_lifespan)
+    app = FastAPI(
+        title="ganlink",
+        version=__version__,
+        lifespan=_lifespan,
+        max_body_size=settings.api_max_body_bytes,
+        description="Telemetry, assets, alarms and onboarding of ganlink plants. "
+        "Every /api/v1 route but /api/v1/health needs `Authorization: Bearer <token>`.",
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry
+    app.state.sync_alarms = sync_alarms
+    app.state.rate_limiter = RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     # Routers carry their full /api/v1 paths so authorize() sees the same templates as the permission table.
     app.include_router(health.router)
-    for module in (plants, lines, sensors):
+    for module in (plants, lines, sensors, alarms, admin):
         app.include_router(module.router, dependencies=[Depends(authorize)])
 
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(RegistryError, _registry_failed)
     app.add_exception_handler(Exception, _unexpected)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus scrape target: request counts and latencies by route template (no plant data)."""
+        return PlainTextResponse(app.state.metrics.prometheus(), media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False)
     async def workshop_page() -> FileResponse:

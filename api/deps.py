@@ -1,8 +1,9 @@
 """Dependencies and their aliases: the store, the registry, the settings and the caller's key.
 
-:func:`authorize` is the one place that enforces authentication, role and plant scope for every
-``/api/v1`` route; the plant comes from the path (``{plant}`` or the first part of ``{sensor_id}``),
-never from the request body.
+:func:`authorize` is the one place that enforces authentication, the per-key rate limit, role and
+plant scope for every ``/api/v1`` route. The plant comes from the path (``{plant}``, the first part
+of ``{sensor_id}``) or from the registry (``{alarm_id}``), never from the request body. An object
+addressed by id that belongs to a plant outside the key's scope is reported as not found.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from api.limits import RateLimiter
 from api.permissions import ROLE_PERMISSIONS, route_permission
 from ganlink.registry import ApiKey, Registry
 from ganlink.settings import Settings
@@ -21,11 +23,12 @@ __all__ = [
     "RegistryDep",
     "SettingsDep",
     "StoreDep",
+    "actor_of",
     "authorize",
+    "client_address",
     "get_registry",
     "get_settings",
     "get_store",
-    "plant_of_path",
 ]
 
 
@@ -49,21 +52,44 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def plant_of_path(path_params: dict[str, str]) -> str | None:
-    """The plant a request is about, from its path only."""
-    if "plant" in path_params:
-        return path_params["plant"]
-    if "sensor_id" in path_params:
-        return path_params["sensor_id"].split(".", 1)[0]
-    return None
+def actor_of(key: ApiKey) -> str:
+    """How a key appears in audit records and alarm actions."""
+    return f"key {key.id} {key.name}"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
+
+
+def _plant_of_request(request: Request, registry: Registry, key: ApiKey) -> str | None:
+    """The plant a request is about; raises 404 for objects unknown or outside the key's scope."""
+    params = request.path_params
+    if "plant" in params:
+        return str(params["plant"])
+    if "sensor_id" in params:
+        return str(params["sensor_id"]).split(".", 1)[0]
+    if "alarm_id" in params:
+        plant = registry.alarm_plant(str(params["alarm_id"]))
+        if plant is None or not key.can_see_plant(plant):
+            raise _not_found(f"alarm {params['alarm_id']!r}")
+        return plant
+    return None
+
+
 def authorize(request: Request, registry: RegistryDep) -> ApiKey:
-    """Authenticate the bearer token, then check the route's permission and the plant scope."""
+    """Authenticate the bearer token, rate-limit the key, then check the route's permission and plant scope."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or request.url.path  # full path: routers carry API_PREFIX
+    what = f"{request.method} {template}"
+    source = client_address(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
@@ -72,16 +98,24 @@ def authorize(request: Request, registry: RegistryDep) -> ApiKey:
         raise _unauthorized("Authorization header must be 'Bearer <token>'")
     key = registry.authenticate(token.strip())
     if key is None:
+        registry.audit("anonymous", "authenticate", what, source=source, result="denied")
         raise _unauthorized("unknown or revoked token")
-    route = request.scope.get("route")
-    template = getattr(route, "path_format", None) or request.url.path  # full path: routers carry API_PREFIX
+    limiter: RateLimiter = request.app.state.rate_limiter
+    retry_after = limiter.take(key.id)
+    if retry_after is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"rate limit of {limiter.rate_per_s:g} requests/s for this key exceeded",
+            headers={"Retry-After": str(retry_after)},
+        )
     permission = route_permission(request.method, template)
-    if permission is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{request.method} {template} is not open to any API key")
-    if permission not in ROLE_PERMISSIONS[key.role]:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {key.role} lacks permission {permission}")
-    plant = plant_of_path(request.path_params)
+    if permission is None or permission not in ROLE_PERMISSIONS[key.role]:
+        registry.audit(actor_of(key), "authorize", what, {"role": key.role}, source=source, result="denied")
+        needed = f"permission {permission}" if permission else "a permission entry"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {key.role} lacks {needed} for {what}")
+    plant = _plant_of_request(request, registry, key)
     if plant is not None and not key.can_see_plant(plant):
+        registry.audit(actor_of(key), "authorize", what, {"plant": plant}, source=source, result="denied")
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key is not scoped to plant {plant!r}")
     request.state.api_key = key
     return key

@@ -8,7 +8,17 @@ from pydantic import BaseModel
 
 from ganlink.registry import Role
 
-__all__ = ["Anomaly", "Health", "LatestReading", "Me", "PlantSummary", "RangeResult"]
+__all__ = [
+    "AlarmComment",
+    "AlarmView",
+    "Anomaly",
+    "AuditRecord",
+    "Health",
+    "LatestReading",
+    "Me",
+    "PlantSummary",
+    "RangeResult",
+]
 
 
 class Health(BaseModel):
@@ -72,3 +82,44 @@ class Anomaly(BaseModel):
     value: float
     alarm_id: str
     details: dict[str, Any]
+
+
+class AlarmComment(BaseModel):
+    user: str
+    time_ms: int
+    text: str
+
+
+class AlarmView(BaseModel):
+    """An alarm with its lifecycle state (ISA-18.2 style) and who did what."""
+
+    id: str
+    sensor_id: str
+    detector: str
+    model_version: str
+    severity: str
+    status: str
+    active: bool
+    acknowledged: bool
+    shelved: bool
+    raised_ms: int
+    cleared_ms: int | None
+    acknowledged_ms: int | None
+    acknowledged_by: str | None
+    shelved_until_ms: int | None
+    shelved_by: str | None
+    label: str | None
+    labeled_by: str | None
+    details: dict[str, Any]
+    comments: list[AlarmComment]
+
+
+class AuditRecord(BaseModel):
+    id: int
+    time_ms: int
+    actor: str
+    action: str
+    target: str
+    source: str
+    result: str
+    detail: dict[str, Any]

@@ -45,6 +45,16 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", f"{_LINE}/anomalies"): Permission.READ,
     ("GET", "/api/v1/sensors/{sensor_id}"): Permission.READ,
     ("GET", "/api/v1/sensors/{sensor_id}/range"): Permission.READ,
+    ("GET", "/api/v1/plants/{plant}/alarms"): Permission.READ,
+    ("GET", f"{_LINE}/alarms"): Permission.READ,
+    ("GET", "/api/v1/alarms/{alarm_id}"): Permission.READ,
+    ("POST", "/api/v1/alarms/{alarm_id}/acknowledge"): Permission.ACK_ALARM,
+    ("POST", "/api/v1/alarms/{alarm_id}/clear"): Permission.ACK_ALARM,
+    ("POST", "/api/v1/alarms/{alarm_id}/shelve"): Permission.ACK_ALARM,
+    ("POST", "/api/v1/alarms/{alarm_id}/unshelve"): Permission.ACK_ALARM,
+    ("POST", "/api/v1/alarms/{alarm_id}/comments"): Permission.ACK_ALARM,
+    ("PUT", "/api/v1/alarms/{alarm_id}/label"): Permission.ACK_ALARM,
+    ("GET", "/api/v1/audit"): Permission.ADMIN,
 }
 
 

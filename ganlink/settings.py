@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(3600.0, gt=0)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_rate_limit_per_s: float = Field(50.0, gt=0, description="sustained requests/s per API key")
+    api_rate_limit_burst: int = Field(200, gt=0, description="requests an API key may send at once")
+    api_max_body_bytes: int = Field(1_048_576, gt=0)
     collector_batch_size: int = Field(5000, gt=0)
     collector_flush_interval_s: float = Field(0.2, gt=0)
     collector_share_group: str = "collectors"
