@@ -1,0 +1,87 @@
+"""`ganlink demo` as a user runs it: no server, a URL printed, live data of every plant on the page
+within 15 s, and Ctrl-C stops everything cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from ganlink.assets import bundled_plant_files
+from ganlink.servers import free_port
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANLINK_")}
+    log = (tmp_path / "demo.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganlink", "demo", "--port", str(port), "--data-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        url = ""
+        deadline = time.monotonic() + 30
+        assert process.stdout is not None
+        while not url and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if found := re.search(r"(http://\S+#token=\S+)", line):
+                url = found.group(1)
+        assert url, f"demo printed no URL; log: {(tmp_path / 'demo.log').read_text()[-2000:]}"
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        log.close()
+
+
+def test_demo_page_shows_live_data_of_every_plant_and_ctrl_c_stops_it(
+    demo: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, url = demo
+    plants = [path.stem for path in bundled_plant_files()]
+    assert len(plants) == 3
+    opened = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url)
+        for plant in plants:
+            page.locator(f'.plant-card[data-plant="{plant}"] [data-sensor]').first.wait_for(timeout=15_000)
+        assert time.monotonic() - opened < 15
+        before = {p: page.locator(f'.plant-card[data-plant="{p}"] [data-sensor]').all_inner_texts() for p in plants}
+        page.wait_for_timeout(6000)
+        after = {p: page.locator(f'.plant-card[data-plant="{p}"] [data-sensor]').all_inner_texts() for p in plants}
+        assert [p for p in plants if before[p] != after[p]] == plants, (before, after)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo-workshop.png"), full_page=True)
+        browser.close()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
