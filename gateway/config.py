@@ -24,7 +24,7 @@ from ganlink.errors import ConfigError
 from ganlink.settings import Settings
 from gateway.simulator import FaultSettings
 
-__all__ = ["GatewayConfig", "OutboxConfig", "load_gateway_config", "resolve_plant_file"]
+__all__ = ["GatewayConfig", "OutboxConfig", "load_gateway_config", "outbox_path", "resolve_plant_file"]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -101,3 +101,13 @@ def resolve_plant_file(plant: str, relative_to: Path | None = None) -> PlantFile
     if not path.exists():
         raise ConfigError(f"plant {plant!r} is neither a bundled plant ({', '.join(sorted(bundled))}) nor a file")
     return load_plant_file(path)
+
+
+def outbox_path(config: GatewayConfig, config_path: Path, data_dir: Path) -> Path:
+    """Where this gateway's outbox lives: the configured path (relative to the config file) or
+    ``<data_dir>/outbox/<gateway>.sqlite``."""
+    if config.outbox.path is not None:
+        path = config.outbox.path
+        return path if path.is_absolute() else config_path.parent / path
+    gateway = config.gateway or resolve_plant_file(config.plant, config_path.parent).plant.gateway
+    return data_dir / "outbox" / f"{gateway}.sqlite"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ganlink import __version__
@@ -16,7 +16,7 @@ from ganlink.timestamps import format_rfc3339, now_ns
 from ganlink.topics import DevicePath, gateway_status_topic, is_slug
 from gateway.mqtt import MqttLink, RetainedStatus, parse_mqtt_url
 
-__all__ = ["GatewayPublisher", "OutgoingMessage", "group_by_device", "status_payload"]
+__all__ = ["GatewayPublisher", "OutgoingMessage", "group_by_device", "mark_historical", "status_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class OutgoingMessage:
     topic: str
     payload: bytes
     reading_count: int
+    oldest_ns: int = 0
 
 
 def group_by_device(readings: Iterable[Reading], max_per_message: int) -> list[list[Reading]]:
@@ -44,6 +45,21 @@ def group_by_device(readings: Iterable[Reading], max_per_message: int) -> list[l
         for device_readings in by_device.values()
         for i in range(0, len(device_readings), max_per_message)
     ]
+
+
+_ENVELOPE_START = b'{"v":%d,' % PAYLOAD_VERSION
+
+
+def mark_historical(message: OutgoingMessage) -> OutgoingMessage:
+    """The same message flagged ``"historical": true`` (replayed from the outbox after an outage);
+    collectors ignore the field, dashboards and ledgers may use it."""
+    payload = message.payload
+    if not payload.startswith(_ENVELOPE_START):
+        raise ValueError(f"message seq {message.seq} does not start like an encoded telemetry payload")
+    if payload.startswith(_ENVELOPE_START + b'"historical":true'):
+        return message
+    flagged = _ENVELOPE_START + b'"historical":true,' + payload[len(_ENVELOPE_START) :]
+    return OutgoingMessage(message.seq, message.topic, flagged, message.reading_count, message.oldest_ns)
 
 
 def status_payload(gateway: str, plant: str, status: str, *, since_ns: int | None = None) -> bytes:
@@ -78,6 +94,8 @@ class GatewayPublisher:
         first_seq: int = 0,
         max_readings_per_message: int = 500,
         max_in_flight: int = 1000,
+        on_acked: Callable[[OutgoingMessage], None] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
     ) -> None:
         if not (is_slug(gateway) and is_slug(plant)):
             raise ValueError(f"gateway {gateway!r} and plant {plant!r} must be slug ids")
@@ -90,6 +108,9 @@ class GatewayPublisher:
         self._started_ns = now_ns()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[int, OutgoingMessage] = {}
+        self.in_flight_seqs: set[int] = set()
+        self.on_acked = on_acked
+        self.on_connection = on_connection
         self._all_acked = asyncio.Event()
         self._all_acked.set()
         self._connected = asyncio.Event()
@@ -114,6 +135,12 @@ class GatewayPublisher:
     @property
     def next_seq(self) -> int:
         return self._next_seq
+
+    @next_seq.setter
+    def next_seq(self, value: int) -> None:
+        if value < self._next_seq:
+            raise ValueError(f"seq never goes back: {value} < {self._next_seq}")
+        self._next_seq = value
 
     @property
     def in_flight(self) -> int:
@@ -152,7 +179,9 @@ class GatewayPublisher:
         messages = []
         for chunk in group_by_device(readings, self.max_readings_per_message):
             payload = encode_telemetry(self.gateway, self._next_seq, chunk)
-            messages.append(OutgoingMessage(self._next_seq, chunk[0].device.telemetry_topic, payload, len(chunk)))
+            topic = chunk[0].device.telemetry_topic
+            oldest = min(r.time_ns for r in chunk)
+            messages.append(OutgoingMessage(self._next_seq, topic, payload, len(chunk), oldest))
             self._next_seq += 1
         return messages
 
@@ -163,6 +192,7 @@ class GatewayPublisher:
         for message in messages:
             mid = self.link.publish(message.topic, message.payload)
             self._pending[mid] = message
+            self.in_flight_seqs.add(message.seq)
             self.messages_sent += 1
         if self._pending:
             self._all_acked.clear()
@@ -183,9 +213,6 @@ class GatewayPublisher:
         """Wait until nothing is in flight; raises TimeoutError after ``timeout_s``."""
         await asyncio.wait_for(self._all_acked.wait(), timeout_s)
 
-    def acknowledged(self, message: OutgoingMessage) -> None:
-        """Hook for subclasses (the outbox deletes what the broker now holds)."""
-
     def _ack_from_network(self, mid: int) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -194,7 +221,15 @@ class GatewayPublisher:
     def _state_from_network(self, connected: bool) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._connected.set if connected else self._connected.clear)
+            loop.call_soon_threadsafe(self._connection_changed, connected)
+
+    def _connection_changed(self, connected: bool) -> None:
+        if connected:
+            self._connected.set()
+        else:
+            self._connected.clear()
+        if self.on_connection is not None:
+            self.on_connection(connected)
 
     def _ack(self, mid: int) -> None:
         message = self._pending.pop(mid, None)
@@ -203,6 +238,8 @@ class GatewayPublisher:
         self.messages_acked += 1
         self.readings_acked += message.reading_count
         self.last_acked_seq = message.seq
-        self.acknowledged(message)
+        self.in_flight_seqs.discard(message.seq)
+        if self.on_acked is not None:
+            self.on_acked(message)
         if not self._pending:
             self._all_acked.set()

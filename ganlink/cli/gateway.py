@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,18 @@ def _parse_start(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gateway.config import load_gateway_config, resolve_plant_file  # noqa: PLC0415 - services load lazily
+    from gateway.config import (  # noqa: PLC0415 - services load lazily
+        load_gateway_config,
+        outbox_path,
+        resolve_plant_file,
+    )
     from gateway.service import run_simulated_gateway  # noqa: PLC0415 - services load lazily
 
+    settings = get_settings()
     config_path = Path(args.config)
-    config = load_gateway_config(config_path, get_settings())
+    config = load_gateway_config(config_path, settings)
     plant_file = resolve_plant_file(config.plant, config_path.parent)
+    outbox = config.outbox.model_copy(update={"path": outbox_path(config, config_path, settings.data_dir)})
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -49,6 +57,8 @@ def _run(args: argparse.Namespace) -> int:
             stop=stop,
             gateway=config.gateway,
             faults=config.faults,
+            outbox=outbox,
+            data_dir=settings.data_dir,
         )
 
     asyncio.run(main())
@@ -87,6 +97,45 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from gateway.config import load_gateway_config, outbox_path  # noqa: PLC0415 - services load lazily
+    from gateway.outbox import read_stats  # noqa: PLC0415
+
+    settings = get_settings()
+    if args.outbox:
+        path = Path(args.outbox)
+    elif args.config:
+        config = load_gateway_config(Path(args.config), settings)
+        path = outbox_path(config, Path(args.config), settings.data_dir)
+    else:
+        raise ConfigError("gateway status needs CONFIG.yaml or --outbox PATH")
+    try:
+        stats = read_stats(path)
+    except FileNotFoundError:
+        raise ConfigError("no outbox there yet (has the gateway run?)", path=str(path)) from None
+    age = stats.oldest_age_s(time.time_ns())
+    hours_left = stats.hours_left
+    report = {
+        "outbox": str(stats.path),
+        "depth_messages": stats.messages,
+        "depth_readings": stats.readings,
+        "oldest_reading_age_s": None if age is None else round(age, 1),
+        "budget_readings": stats.max_readings,
+        "rate_readings_per_s": round(stats.rate_readings_per_s, 1),
+        "hours_left": None if hours_left is None else round(hours_left, 2),
+        "dropped_readings": stats.dropped_readings,
+        "dropped_messages": stats.dropped_messages,
+        "next_seq": stats.next_seq,
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        print(f"{key.replace('_', ' '):<{width}}  {'-' if value is None else value}")
+    return 0
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("gateway", help="gateway commands")
 
@@ -108,3 +157,9 @@ def register(commands: Any) -> None:
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--out", required=True, help="output folder")
     simulate.set_defaults(run=_simulate)
+
+    status = sub.add_parser("status", help="outbox depth, age of the oldest reading, hours left, drops")
+    status.add_argument("config", metavar="CONFIG.yaml", nargs="?", help="gateway config (finds its outbox)")
+    status.add_argument("--outbox", help="outbox file instead of a config")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.set_defaults(run=_status)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from ganlink.assets import bundled_plant_files, load_plant_file
 from ganlink.schema import Reading, parse_telemetry
@@ -22,53 +19,16 @@ from gateway.service import run_simulated_gateway
 from gateway.simulator import FaultSettings, simulate
 from gateway.simulator.plant import PlantSimulator
 
+if TYPE_CHECKING:
+    from tests.gateway.conftest import Listener
+
 pytestmark = pytest.mark.servers
 S = 1_000_000_000
 
 
-class Listener:
-    """A plain paho subscriber collecting every message it gets."""
-
-    def __init__(self, url: str, topics: list[str]) -> None:
-        host, port = url.removeprefix("mqtt://").split(":")
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"listener-{time.monotonic_ns()}")
-        self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect(host, int(port))
-        self.client.loop_start()
-        assert self._subscribed.wait(5)
-
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append((message.topic, message.payload, bool(message.retain)))
-
-    def snapshot(self) -> list[tuple[str, bytes, bool]]:
-        with self._lock:
-            return list(self.messages)
-
-    def wait_for(self, predicate: object, timeout_s: float = 10.0) -> list[tuple[str, bytes, bool]]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            got = self.snapshot()
-            if predicate(got):  # type: ignore[operator]
-                return got
-            time.sleep(0.02)
-        raise AssertionError(f"condition not met in {timeout_s}s; got {len(self.snapshot())} messages")
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @pytest.fixture
-def listener(mosquitto: MosquittoServer) -> Iterator[Listener]:
-    client = Listener(mosquitto.url, [TELEMETRY_SUBSCRIPTION, STATUS_SUBSCRIPTION])
-    yield client
-    client.close()
+def listener(mosquitto: MosquittoServer, listen: Callable[..., Listener]) -> Listener:
+    return listen(mosquitto.url, [TELEMETRY_SUBSCRIPTION, STATUS_SUBSCRIPTION])
 
 
 def _known_readings(n_seconds: int) -> list[Reading]:
@@ -106,7 +66,7 @@ async def test_subscriber_receives_exactly_the_published_readings_with_consecuti
 
 
 async def test_status_is_retained_online_and_the_will_says_offline_when_the_link_dies(
-    mosquitto: MosquittoServer, listener: Listener
+    mosquitto: MosquittoServer, listener: Listener, listen: Callable[..., Listener]
 ) -> None:
     status_topic = "ganlink/v1/guixi-smelter/_gateway/gw-will/status"
 
@@ -117,13 +77,10 @@ async def test_status_is_retained_online_and_the_will_says_offline_when_the_link
     await publisher.start()
     try:
         listener.wait_for(lambda got: statuses(got) == ["online"])
-        late = Listener(mosquitto.url, [status_topic])  # a newcomer sees the retained status
-        try:
-            got = late.wait_for(lambda got: len(got) == 1)
-            assert got[0][2] is True
-            assert json.loads(got[0][1])["status"] == "online"
-        finally:
-            late.close()
+        late = listen(mosquitto.url, [status_topic])  # a newcomer sees the retained status
+        got = late.wait_for(lambda got: len(got) == 1)
+        assert got[0][2] is True
+        assert json.loads(got[0][1])["status"] == "online"
         publisher.link.sever()
         listener.wait_for(lambda got: statuses(got)[:2] == ["online", "offline"])
         # paho reconnects by itself and says online again

@@ -1,0 +1,187 @@
+"""Store-and-forward against a real Mosquitto that dies, and a gateway process that is SIGKILLed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ganlink.schema import Reading, parse_telemetry
+from ganlink.servers import MosquittoServer, free_port
+from ganlink.timestamps import now_ns
+from ganlink.topics import TELEMETRY_SUBSCRIPTION, DevicePath
+from gateway.forwarder import StoreAndForward
+from gateway.outbox import Outbox, read_stats
+from gateway.publisher import GatewayPublisher
+
+if TYPE_CHECKING:
+    from tests.gateway.conftest import Listener
+
+pytestmark = pytest.mark.servers
+S = 1_000_000_000
+REPO = Path(__file__).resolve().parents[2]
+
+
+def synthetic_ticks(ticks: int, devices: int = 10, sensors: int = 10) -> list[list[Reading]]:
+    start = (now_ns() // S - ticks - 10) * S
+    paths = [DevicePath("liuzhou-auto", "stamping", "press-line-1", f"press-{d}") for d in range(devices)]
+    return [
+        [Reading(path, f"s-{s}", start + t * S, float(t * 1000 + s)) for path in paths for s in range(sensors)]
+        for t in range(ticks)
+    ]
+
+
+def received_by_seq(listener: Listener, gateway: str) -> dict[int, list[bytes]]:
+    by_seq: dict[int, list[bytes]] = {}
+    for topic, payload, _ in listener.snapshot():
+        if topic.endswith("/telemetry"):
+            body = json.loads(payload)
+            if body["gateway"] == gateway:
+                by_seq.setdefault(body["seq"], []).append(payload)
+    return by_seq
+
+
+def readings_of(topic_payloads: list[tuple[str, bytes]]) -> set[tuple[str, int, float]]:
+    out = set()
+    for topic, payload in topic_payloads:
+        body = parse_telemetry(topic, payload, now_ns=now_ns(), max_skew_ns=24 * 3600 * S)
+        out |= {(r.sensor_id, r.time_ns, r.value) for r in body.readings}
+    return out
+
+
+def _strip_historical(payload: bytes) -> bytes:
+    return payload.replace(b'"historical":true,', b"")
+
+
+async def test_broker_killed_during_100k_readings_loses_none(
+    tmp_path: Path, listen: Callable[..., Listener]
+) -> None:
+    broker = MosquittoServer(tmp_path / "broker")
+    broker.start()
+    try:
+        listener = listen(broker.url, [TELEMETRY_SUBSCRIPTION], client_id="sf-collector")
+        outbox = Outbox(tmp_path / "outbox.sqlite", max_readings=10_000_000)
+        publisher = GatewayPublisher(gateway="gw-kill", plant="liuzhou-auto", mqtt_url=broker.url)
+        forwarder = StoreAndForward(publisher, outbox, backfill_readings_per_s=100_000)
+        await forwarder.start(connect_timeout_s=10)
+        ticks = synthetic_ticks(1000)  # 1000 ticks x 100 readings
+        for number, tick in enumerate(ticks):
+            forwarder.submit(tick)
+            if number == 300:
+                # SIGTERM lets Mosquitto save the subscriber's queue; the gateway sees a dead link either way
+                await asyncio.to_thread(broker.stop)
+            if number == 600:
+                await asyncio.to_thread(broker.start)
+            await asyncio.sleep(0.001)
+        await forwarder.wait_drained(timeout_s=60)
+        assert forwarder.backfilled_messages > 0, "the outage should have left a backlog"
+        await forwarder.stop()
+        total_messages = sum(len({r.device for r in tick}) for tick in ticks)
+        by_seq = await asyncio.to_thread(
+            lambda: listener.wait_for(lambda _: len(received_by_seq(listener, "gw-kill")) >= total_messages, 30)
+            and received_by_seq(listener, "gw-kill")
+        )
+    finally:
+        broker.stop()
+    assert sorted(by_seq) == list(range(total_messages))
+    for seq, copies in by_seq.items():  # redeliveries are the same message, never a reused seq
+        assert len({_strip_historical(c) for c in copies}) == 1, seq
+    topic_payloads = [(t, p) for t, p, _ in listener.snapshot() if t.endswith("/telemetry")]
+    expected = {(r.sensor_id, r.time_ns, r.value) for tick in ticks for r in tick}
+    assert len(expected) == 100_000
+    assert readings_of(topic_payloads) == expected
+
+
+def _gateway_config(tmp_path: Path, url: str, outbox: Path) -> Path:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "version: 1\nplant: liuzhou-auto\ngateway: gw-crash\n"
+        f"mqtt_url: {url}\nseed: 5\nspeed: 20\n"
+        f"outbox: {{path: {outbox}, budget_hours: 1}}\n"
+    )
+    return config
+
+
+def _start_gateway(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("GANLINK_MQTT_URL", None)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ganlink", "gateway", "run", str(config)], stdout=out, stderr=out, env=env
+        )
+
+
+async def test_gateway_sigkilled_mid_stream_resumes_without_loss_or_seq_reuse(
+    tmp_path: Path, mosquitto: MosquittoServer, listen: Callable[..., Listener]
+) -> None:
+    listener = listen(mosquitto.url, [TELEMETRY_SUBSCRIPTION])
+    outbox_path = tmp_path / "outbox" / "gw-crash.sqlite"
+    config = _gateway_config(tmp_path, mosquitto.url, outbox_path)
+    log = tmp_path / "gateway.log"
+    first = _start_gateway(config, log)
+    await asyncio.to_thread(
+        listener.wait_for, lambda _: len(received_by_seq(listener, "gw-crash")) >= 200, 30
+    )
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    committed = read_stats(outbox_path)
+    assert committed.next_seq >= 200
+    second = _start_gateway(config, log)
+    await asyncio.to_thread(
+        listener.wait_for,
+        lambda _: len([s for s in received_by_seq(listener, "gw-crash") if s >= committed.next_seq]) >= 100,
+        30,
+    )
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(20) == 0, log.read_text()[-2000:]
+    after = read_stats(outbox_path)
+    by_seq = received_by_seq(listener, "gw-crash")
+    missing = [s for s in range(committed.next_seq) if s not in by_seq]
+    assert not missing, f"{len(missing)} committed messages never arrived, first {missing[:5]}"
+    for seq, copies in by_seq.items():
+        assert len({_strip_historical(c) for c in copies}) == 1, f"seq {seq} was reused"
+    assert max(by_seq) < after.next_seq
+    assert after.dropped_readings == 0
+
+
+async def test_full_outbox_during_outage_delivers_exactly_what_it_did_not_drop(
+    tmp_path: Path, listen: Callable[..., Listener]
+) -> None:
+    broker = MosquittoServer(tmp_path / "broker", port=free_port())
+    broker.start()
+    listener = listen(broker.url, [TELEMETRY_SUBSCRIPTION], client_id="sf-full")
+    await asyncio.to_thread(broker.stop)  # the collector's session waits in the broker's store
+    try:
+        outbox = Outbox(tmp_path / "outbox.sqlite", max_readings=5_000)
+        publisher = GatewayPublisher(gateway="gw-full", plant="liuzhou-auto", mqtt_url=broker.url)
+        forwarder = StoreAndForward(publisher, outbox, backfill_readings_per_s=50_000)
+        await forwarder.start(connect_timeout_s=None)
+        ticks = synthetic_ticks(120)  # 12,000 readings into room for 5,000
+        for tick in ticks:
+            forwarder.submit(tick)
+        dropped = outbox.dropped_readings
+        assert dropped == 12_000 - outbox.depth_readings
+        assert dropped > 0
+        kept_seqs = outbox.seqs()
+        await asyncio.to_thread(broker.start)
+        await forwarder.wait_drained(timeout_s=30)
+        await forwarder.stop()
+        await asyncio.to_thread(
+            listener.wait_for, lambda _: len(received_by_seq(listener, "gw-full")) >= len(kept_seqs), 20
+        )
+        time.sleep(0.5)  # nothing more may arrive
+    finally:
+        broker.stop()
+    by_seq = received_by_seq(listener, "gw-full")
+    assert sorted(by_seq) == kept_seqs
+    topic_payloads = [(t, p) for t, p, _ in listener.snapshot() if t.endswith("/telemetry")]
+    assert len(readings_of(topic_payloads)) == 12_000 - dropped
