@@ -114,6 +114,7 @@ class GatewayPublisher:
         self._all_acked = asyncio.Event()
         self._all_acked.set()
         self._connected = asyncio.Event()
+        self._acked_some = asyncio.Event()
         self.messages_sent = 0
         self.messages_acked = 0
         self.readings_acked = 0
@@ -209,6 +210,12 @@ class GatewayPublisher:
         await self.wait_acked(timeout_s=timeout_s)
         return messages
 
+    async def wait_in_flight_at_most(self, limit: int) -> None:
+        """Back-pressure for producers that can wait: until at most ``limit`` messages are in flight."""
+        while len(self._pending) > limit:
+            self._acked_some.clear()
+            await self._acked_some.wait()
+
     async def wait_acked(self, *, timeout_s: float | None = None) -> None:
         """Wait until nothing is in flight; raises TimeoutError after ``timeout_s``."""
         await asyncio.wait_for(self._all_acked.wait(), timeout_s)
@@ -236,6 +243,7 @@ class GatewayPublisher:
         if message is None:  # the retained status, or a late duplicate
             return
         self.messages_acked += 1
+        self._acked_some.set()
         self.readings_acked += message.reading_count
         self.last_acked_seq = message.seq
         self.in_flight_seqs.discard(message.seq)
