@@ -1,5 +1,5 @@
-"""The gateway service: a simulated plant paced in real time, published through one MQTT link,
-with every reading committed to the on-disk outbox first (store-and-forward) unless disabled."""
+"""The gateway service: readings from a connector, committed to the on-disk outbox first
+(store-and-forward) unless disabled, published through one MQTT link."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ import logging
 from pathlib import Path
 
 from ganlink.assets import PlantFile
-from ganlink.timestamps import now_ns
 from gateway.config import OutboxConfig
+from gateway.connectors.base import Connector
+from gateway.connectors.simulated import SimulatedPlant
 from gateway.forwarder import StoreAndForward
 from gateway.outbox import Outbox
 from gateway.publisher import GatewayPublisher
-from gateway.simulator import FaultSettings, PlantSimulator
+from gateway.simulator import FaultSettings
 
-__all__ = ["nominal_rate", "open_outbox", "run_simulated_gateway"]
+__all__ = ["nominal_rate", "open_outbox", "run_gateway", "run_simulated_gateway"]
 
 log = logging.getLogger(__name__)
-
-_NS_PER_S = 1_000_000_000
 
 
 def nominal_rate(plant_file: PlantFile) -> float:
@@ -33,6 +32,63 @@ def open_outbox(config: OutboxConfig, *, gateway: str, data_dir: Path, readings_
     path = config.path if config.path is not None else data_dir / "outbox" / f"{gateway}.sqlite"
     max_readings = config.max_readings or max(1, round(config.budget_hours * 3600 * readings_per_s))
     return Outbox(path, max_readings=max_readings, when_full=config.when_full)
+
+
+async def run_gateway(
+    connector: Connector,
+    *,
+    gateway: str,
+    plant: str,
+    mqtt_url: str,
+    stop: asyncio.Event,
+    outbox: Outbox | None = None,
+    backfill_readings_per_s: float = 20_000.0,
+    connect_timeout_s: float | None = None,
+    drain_timeout_s: float = 5.0,
+) -> None:
+    """Move readings from ``connector`` to the broker until ``stop`` is set or the connector ends."""
+    publisher = GatewayPublisher(gateway=gateway, plant=plant, mqtt_url=mqtt_url)
+    forwarder: StoreAndForward | None = None
+    if outbox is not None:
+        forwarder = StoreAndForward(publisher, outbox, backfill_readings_per_s=backfill_readings_per_s)
+        await forwarder.start(connect_timeout_s=connect_timeout_s)
+        log.info("outbox %s: resuming at seq %d", outbox.path, outbox.next_seq)
+    else:
+        await publisher.start(timeout_s=connect_timeout_s)
+    try:
+        async with connector:
+            batches = connector.batches()
+            stopping = asyncio.create_task(stop.wait(), name="gateway-stop")
+            try:
+                while not stop.is_set():
+                    reading = asyncio.create_task(anext(batches, None))
+                    done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if reading not in done:
+                        reading.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                            await reading
+                        break
+                    batch = reading.result()
+                    if batch is None:
+                        break
+                    if forwarder is not None:
+                        forwarder.submit(batch)
+                    else:
+                        publisher.publish_nowait(batch)
+            finally:
+                stopping.cancel()
+                await batches.aclose()  # type: ignore[attr-defined]
+    finally:
+        if forwarder is not None:
+            await forwarder.stop(drain_timeout_s=drain_timeout_s)
+        else:
+            await publisher.stop()
+        log.info(
+            "gateway %s stopped: %d messages sent, %d acknowledged",
+            gateway,
+            publisher.messages_sent,
+            publisher.messages_acked,
+        )
 
 
 async def run_simulated_gateway(
@@ -53,44 +109,20 @@ async def run_simulated_gateway(
     ``stop`` is set. ``speed`` > 1 runs the plant's clock faster than the wall clock (source
     timestamps then run ahead of real time, so keep demos short or speed modest). With an enabled
     ``outbox`` every tick is committed to disk before it is published."""
-    if speed <= 0:
-        raise ValueError(f"speed must be positive, got {speed}")
-    stop = stop or asyncio.Event()
     gateway_id = gateway or plant_file.plant.gateway
-    simulator = PlantSimulator(plant_file, seed=seed, start_ns=now_ns(), faults=faults)
-    publisher = GatewayPublisher(gateway=gateway_id, plant=plant_file.plant.id, mqtt_url=mqtt_url)
-    forwarder: StoreAndForward | None = None
+    connector = SimulatedPlant(plant_file, seed=seed, speed=speed, faults=faults)
+    store = None
     if outbox is not None and outbox.enabled:
         store = open_outbox(outbox, gateway=gateway_id, data_dir=data_dir, readings_per_s=nominal_rate(plant_file))
-        forwarder = StoreAndForward(publisher, store, backfill_readings_per_s=outbox.backfill_readings_per_s)
-        await forwarder.start(connect_timeout_s=connect_timeout_s)
-        log.info("outbox %s: resuming at seq %d", store.path, store.next_seq)
-    else:
-        await publisher.start(timeout_s=connect_timeout_s)
-    loop = asyncio.get_running_loop()
-    wall_start, sim_start = loop.time(), simulator.start_ns
     log.info("gateway %s simulating %s (seed %d, speed %gx)", gateway_id, plant_file.plant.id, seed, speed)
-    try:
-        for tick_ns, batches in simulator.run():
-            delay = wall_start + (tick_ns - sim_start) / _NS_PER_S / speed - loop.time()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                break
-            readings = [r for batch in batches for r in batch]
-            if forwarder is not None:
-                forwarder.submit(readings)
-            else:
-                publisher.publish_nowait(readings)
-    finally:
-        if forwarder is not None:
-            await forwarder.stop(drain_timeout_s=drain_timeout_s)
-        else:
-            await publisher.stop()
-        log.info(
-            "gateway %s stopped: %d messages sent, %d acknowledged",
-            gateway_id,
-            publisher.messages_sent,
-            publisher.messages_acked,
-        )
+    await run_gateway(
+        connector,
+        gateway=gateway_id,
+        plant=plant_file.plant.id,
+        mqtt_url=mqtt_url,
+        stop=stop or asyncio.Event(),
+        outbox=store,
+        backfill_readings_per_s=outbox.backfill_readings_per_s if outbox is not None else 20_000.0,
+        connect_timeout_s=connect_timeout_s,
+        drain_timeout_s=drain_timeout_s,
+    )
