@@ -7,6 +7,8 @@ its process and removes nothing the caller did not ask it to.
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -83,6 +85,8 @@ class MosquittoServer:
             "max_queued_messages 1000000\n"
             "max_inflight_messages 1000\n"
             "log_dest none\n"
+            # Run as root, mosquitto drops to user `mosquitto`, which cannot write the persistence file here.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
         )
         log = (self.workdir / "mosquitto.log").open("ab")
         self.process = subprocess.Popen([_mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log)
