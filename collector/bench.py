@@ -132,6 +132,8 @@ async def _count(store: InfluxStore, plant: str) -> int:
 async def _end_to_end(mqtt_port: int, store: InfluxStore, messages: int) -> tuple[float, int]:
     expected = messages * READINGS_PER_MESSAGE
     publisher = _publisher(mqtt_port, messages, plant="bench-plant")
+    assert publisher.stdout is not None
+    await asyncio.to_thread(publisher.stdout.readline)  # it has built its messages and starts now
     began = time.monotonic()
     landed, last_change, last_landed = 0, time.monotonic(), -1
     with console.status("end to end: publishing and landing") as status:

@@ -35,7 +35,6 @@ class RetryPolicy:
     multiplier: float = 2.0
     # After this long failing, batches go to the disk spool so the broker can hand over more.
     spool_after_s: float = 10.0
-    request_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

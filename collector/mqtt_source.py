@@ -29,7 +29,7 @@ from ganlink.errors import GanlinkError
 from ganlink.timestamps import now_ns
 from ganlink.topics import ANOMALY_SUBSCRIPTION, TELEMETRY_SUBSCRIPTION, shared_subscription
 
-__all__ = ["BrokerUnavailable", "MqttSource", "PublishReceipt"]
+__all__ = ["BrokerUnavailable", "MqttSource", "PublishReceipt", "broker_acknowledged"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ class BrokerUnavailable(GanlinkError):
         super().__init__(f"{message} (broker {host}:{port})")
 
 
+def broker_acknowledged(info: paho.MQTTMessageInfo) -> bool:
+    """True once the broker acknowledged this publish.
+
+    Not ``is_published()``: it raises for a message published while disconnected, even after paho
+    has re-sent it on reconnect and the broker has acknowledged it.
+    """
+    return bool(info._published)
+
+
 class PublishReceipt:
     """Completion of a batch of QoS 1 publishes (dead letters)."""
 
@@ -48,7 +57,7 @@ class PublishReceipt:
         self._infos = list(infos)
 
     def done(self) -> bool:
-        return all(info.is_published() for info in self._infos)
+        return all(map(broker_acknowledged, self._infos))
 
     async def wait(self, poll_s: float = 0.005) -> None:
         # paho offers no awaitable completion; polling a flag costs nothing next to a store write.
