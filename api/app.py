@@ -22,7 +22,7 @@ from api.alarm_sync import sync_alarms_forever
 from api.deps import authorize
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import admin, alarms, health, lines, plants, sensors
+from api.routes import admin, alarms, assets, health, lines, onboarding, plants, sensors
 from ganlink import __version__
 from ganlink.errors import StoreError
 from ganlink.registry import Registry, RegistryError
@@ -89,7 +89,7 @@ def create_app(
 
     # Routers carry their full /api/v1 paths so authorize() sees the same templates as the permission table.
     app.include_router(health.router)
-    for module in (plants, lines, sensors, alarms, admin):
+    for module in (plants, lines, sensors, alarms, onboarding, assets, admin):
         app.include_router(module.router, dependencies=[Depends(authorize)])
 
     app.add_exception_handler(StoreError, _store_failed)

@@ -55,6 +55,23 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/alarms/{alarm_id}/comments"): Permission.ACK_ALARM,
     ("PUT", "/api/v1/alarms/{alarm_id}/label"): Permission.ACK_ALARM,
     ("GET", "/api/v1/audit"): Permission.ADMIN,
+    # onboarding
+    ("GET", "/api/v1/plants/{plant}/pending-sensors"): Permission.ONBOARD,
+    ("POST", "/api/v1/pending-sensors/{sensor_id}/approve"): Permission.ONBOARD,
+    ("POST", "/api/v1/pending-sensors/{sensor_id}/reject"): Permission.ONBOARD,
+    # changing the asset tree
+    ("PUT", "/api/v1/plants/{plant}"): Permission.MANAGE_ASSETS,
+    ("DELETE", "/api/v1/plants/{plant}"): Permission.MANAGE_ASSETS,
+    ("PUT", "/api/v1/plants/{plant}/areas/{area}"): Permission.MANAGE_ASSETS,
+    ("DELETE", "/api/v1/plants/{plant}/areas/{area}"): Permission.MANAGE_ASSETS,
+    ("PUT", _LINE): Permission.MANAGE_ASSETS,
+    ("DELETE", _LINE): Permission.MANAGE_ASSETS,
+    ("PUT", f"{_LINE}/devices/{{device}}"): Permission.MANAGE_ASSETS,
+    ("DELETE", f"{_LINE}/devices/{{device}}"): Permission.MANAGE_ASSETS,
+    ("PUT", "/api/v1/sensors/{sensor_id}"): Permission.MANAGE_ASSETS,
+    ("DELETE", "/api/v1/sensors/{sensor_id}"): Permission.MANAGE_ASSETS,
+    ("POST", "/api/v1/plants/{plant}/import"): Permission.MANAGE_ASSETS,
+    ("GET", "/api/v1/plants/{plant}/export"): Permission.READ,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -46,8 +47,9 @@ from sqlalchemy.schema import CreateColumn
 from ganlink.alarms import Alarm, Comment, Label, Severity
 from ganlink.assets import PlantFile, bundled_plant_files, load_plant_file
 from ganlink.errors import GanlinkError
+from ganlink.schema import Reading
 from ganlink.settings import Settings
-from ganlink.topics import DevicePath
+from ganlink.topics import DevicePath, is_slug
 
 __all__ = [
     "ALL_PLANTS",
@@ -57,11 +59,13 @@ __all__ = [
     "AssetTree",
     "DeviceNode",
     "LineNode",
+    "PendingSensor",
     "PlantInfo",
     "Registry",
     "RegistryError",
     "Role",
     "SensorInfo",
+    "SensorSpec",
     "alarm_comments",
     "alarms",
     "api_keys",
@@ -300,6 +304,44 @@ class AssetTree(PlantInfo):
     areas: list[AreaNode]
 
 
+class SensorSpec(_Record):
+    """What a person sets when creating or onboarding a sensor (the path comes separately)."""
+
+    name: str = Field("", max_length=200)
+    unit: str = Field(min_length=1, max_length=40)
+    kind: str = Field(min_length=1, max_length=40)
+    range_min: float
+    range_max: float
+    sample_period_s: float = Field(gt=0, le=86400)
+    data_class: int = Field(2, ge=1, le=3)
+    description: str = Field("", max_length=2000)
+    key: bool = False
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> SensorSpec:
+        if not (math.isfinite(self.range_min) and math.isfinite(self.range_max)):
+            raise ValueError("range_min and range_max must be finite")
+        if self.range_min >= self.range_max:
+            raise ValueError(f"range_min {self.range_min} must be below range_max {self.range_max}")
+        return self
+
+
+class PendingSensor(_Record):
+    """A sensor seen on the wire but not in the registry; its readings are stored as they arrive."""
+
+    sensor_id: str
+    plant: str
+    area: str
+    line: str
+    device: str
+    sensor: str
+    first_seen_ns: int
+    last_seen_ns: int
+    seen_count: int
+    last_value: float | None
+    status: str
+
+
 class ApiKey(_Record):
     """An API key as stored (never the token itself)."""
 
@@ -530,6 +572,239 @@ class Registry:
 
     def key_sensors(self, plant: str, area: str | None = None, line: str | None = None) -> list[SensorInfo]:
         return self.sensors_of(plant, area, line, key_only=True)
+
+    # -- changing the asset tree (integrators) -----------------------------------------------
+
+    def upsert_plant(self, plant: PlantInfo) -> bool:
+        """Create or change a plant's own fields; True when it was created."""
+        row = plant.model_dump() | {"updated_ns": time.time_ns()}
+        with self._begin() as conn:
+            created = conn.execute(select(plants.c.id).where(plants.c.id == plant.id)).first() is None
+            self._upsert(conn, plants, [row])
+        return created
+
+    @staticmethod
+    def _require(conn: Connection, table: Table, where: dict[str, str], what: str) -> None:
+        query = select(table.c.id).where(*(table.c[k] == v for k, v in where.items()))
+        if conn.execute(query).first() is None:
+            raise LookupError(f"{what} does not exist; create it first")
+
+    def upsert_area(self, plant: str, area: str, name: str = "") -> None:
+        with self._begin() as conn:
+            self._require(conn, plants, {"id": plant}, f"plant {plant}")
+            self._upsert(conn, areas, [{"plant": plant, "id": area, "name": name or area}])
+
+    def upsert_line(self, plant: str, area: str, line: str, name: str = "", kind: str = "continuous") -> None:
+        with self._begin() as conn:
+            self._require(conn, areas, {"plant": plant, "id": area}, f"area {plant}/{area}")
+            self._upsert(conn, lines, [{"plant": plant, "area": area, "id": line, "name": name or line, "kind": kind}])
+
+    def upsert_device(self, path: DevicePath, name: str = "") -> None:
+        with self._begin() as conn:
+            self._require(conn, lines, {"plant": path.plant, "area": path.area, "id": path.line}, "its line")
+            row = {"plant": path.plant, "area": path.area, "line": path.line, "id": path.device}
+            self._upsert(conn, devices, [row | {"name": name or path.device}])
+
+    @staticmethod
+    def _sensor_row(path: DevicePath, sensor: str, spec: SensorSpec) -> dict[str, Any]:
+        return {
+            "sensor_id": path.sensor_id(sensor),
+            "plant": path.plant,
+            "area": path.area,
+            "line": path.line,
+            "device": path.device,
+            "id": sensor,
+            **spec.model_dump(),
+            "name": spec.name or sensor,
+        }
+
+    def upsert_sensor(self, path: DevicePath, sensor: str, spec: SensorSpec) -> bool:
+        """Create or change a sensor of an existing device; True when it was created."""
+        if not is_slug(sensor):
+            raise ValueError(f"sensor id {sensor!r} is not a slug")
+        with self._begin() as conn:
+            where = {"plant": path.plant, "area": path.area, "line": path.line, "id": path.device}
+            self._require(conn, devices, where, f"device {path.plant}/{path.area}/{path.line}/{path.device}")
+            created = conn.execute(select(sensors.c.id).where(sensors.c.sensor_id == path.sensor_id(sensor))).first()
+            self._upsert(conn, sensors, [self._sensor_row(path, sensor, spec)])
+        return created is None
+
+    def apply_sensor_specs(self, specs: Sequence[tuple[DevicePath, str, SensorSpec]]) -> tuple[int, int]:
+        """Create or change many sensors in one transaction, creating missing areas, lines and devices
+        (the plants must exist); returns (created, updated)."""
+        with self._begin() as conn:
+            for plant in {path.plant for path, _, _ in specs}:
+                self._require(conn, plants, {"id": plant}, f"plant {plant}")
+            ids = [path.sensor_id(sensor) for path, sensor, _ in specs]
+            known = {r.sensor_id for r in conn.execute(select(sensors.c.sensor_id).where(sensors.c.sensor_id.in_(ids)))}
+            self._ensure_parents(conn, [path for path, _, _ in specs])
+            self._upsert(conn, sensors, [self._sensor_row(path, sensor, spec) for path, sensor, spec in specs])
+        created = len(set(ids) - known)
+        return created, len(set(ids)) - created
+
+    def _ensure_parents(self, conn: Connection, paths: Sequence[DevicePath]) -> None:
+        """Insert missing areas, lines and devices (named by their ids), leaving existing ones alone."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        for table, rows in (
+            (areas, {(p.plant, p.area): {"plant": p.plant, "id": p.area, "name": p.area} for p in paths}),
+            (
+                lines,
+                {
+                    (p.plant, p.area, p.line): {
+                        "plant": p.plant,
+                        "area": p.area,
+                        "id": p.line,
+                        "name": p.line,
+                        "kind": "continuous",
+                    }
+                    for p in paths
+                },
+            ),
+            (
+                devices,
+                {
+                    (p.plant, p.area, p.line, p.device): {
+                        "plant": p.plant,
+                        "area": p.area,
+                        "line": p.line,
+                        "id": p.device,
+                        "name": p.device,
+                    }
+                    for p in paths
+                },
+            ),
+        ):
+            if rows:
+                conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows.values()))
+
+    def delete_asset(
+        self, plant: str, area: str | None = None, line: str | None = None, device: str | None = None
+    ) -> bool:
+        """Delete a plant, area, line or device with everything below it; True when it existed."""
+        levels = [("plant", plant), ("area", area), ("line", line), ("device", device)]
+        given = [(name, value) for name, value in levels if value is not None]
+        if [name for name, _ in given] != [name for name, _ in levels[: len(given)]]:
+            raise ValueError("give the levels from the plant down without gaps")
+        table = (plants, areas, lines, devices)[len(given) - 1]
+        own = {"plant": "id", "area": "id", "line": "id", "device": "id"}[given[-1][0]]
+        where = [table.c[name] == value for name, value in given[:-1]] + [table.c[own] == given[-1][1]]
+        sensor_where = [sensors.c[name] == value for name, value in given]
+        with self._begin() as conn:
+            # Delete children explicitly too: SQLite foreign keys may be off on foreign connections.
+            conn.execute(sensors.delete().where(*sensor_where))
+            for child in (devices, lines, areas)[: 4 - len(given)][::-1]:
+                conn.execute(child.delete().where(*(child.c[name] == value for name, value in given)))
+            return conn.execute(table.delete().where(*where)).rowcount > 0
+
+    def delete_sensor(self, sensor_id: str) -> bool:
+        with self._begin() as conn:
+            return conn.execute(sensors.delete().where(sensors.c.sensor_id == sensor_id)).rowcount > 0
+
+    # -- onboarding: sensors seen but not registered --------------------------------------------
+
+    def known_sensor_ids(self, plant: str | None = None) -> set[str]:
+        """Every registered sensor id (of one plant when given), for callers that cache the check."""
+        query = select(sensors.c.sensor_id)
+        if plant is not None:
+            query = query.where(sensors.c.plant == plant)
+        with self._begin() as conn:
+            return {r.sensor_id for r in conn.execute(query)}
+
+    def report_unknown_readings(self, readings: Sequence[Reading]) -> int:
+        """Record readings of sensors the registry does not know as pending (the collector calls this
+        and still stores the readings, so nothing is lost). Returns how many sensors became newly pending.
+        Readings of registered or rejected sensors are ignored here."""
+        newest: dict[str, Reading] = {}
+        counts: dict[str, int] = {}
+        for reading in readings:
+            sid = reading.sensor_id
+            counts[sid] = counts.get(sid, 0) + 1
+            if sid not in newest or reading.time_ns > newest[sid].time_ns:
+                newest[sid] = reading
+        if not newest:
+            return 0
+        ids = list(newest)
+        with self._begin() as conn:
+            registered = {
+                r.sensor_id for r in conn.execute(select(sensors.c.sensor_id).where(sensors.c.sensor_id.in_(ids)))
+            }
+            pending = {
+                r.sensor_id: r
+                for r in conn.execute(select(pending_sensors).where(pending_sensors.c.sensor_id.in_(ids)))
+            }
+            added = 0
+            for sid, reading in newest.items():
+                if sid in registered:
+                    continue
+                row = pending.get(sid)
+                if row is None:
+                    conn.execute(
+                        pending_sensors.insert().values(
+                            sensor_id=sid,
+                            plant=reading.device.plant,
+                            area=reading.device.area,
+                            line=reading.device.line,
+                            device=reading.device.device,
+                            sensor=reading.sensor,
+                            first_seen_ns=reading.time_ns,
+                            last_seen_ns=reading.time_ns,
+                            seen_count=counts[sid],
+                            last_value=reading.value,
+                            status="pending",
+                        )
+                    )
+                    added += 1
+                elif row.status == "pending":
+                    conn.execute(
+                        pending_sensors.update()
+                        .where(pending_sensors.c.sensor_id == sid)
+                        .values(
+                            last_seen_ns=max(row.last_seen_ns, reading.time_ns),
+                            first_seen_ns=min(row.first_seen_ns, reading.time_ns),
+                            seen_count=row.seen_count + counts[sid],
+                            last_value=reading.value if reading.time_ns >= row.last_seen_ns else row.last_value,
+                        )
+                    )
+        return added
+
+    def pending_sensors(self, plant: str, status: str | None = "pending") -> list[PendingSensor]:
+        query = select(pending_sensors).where(pending_sensors.c.plant == plant)
+        if status is not None:
+            query = query.where(pending_sensors.c.status == status)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(pending_sensors.c.sensor_id)).all()
+        return [PendingSensor.model_validate(dict(r._mapping)) for r in rows]
+
+    def pending_sensor(self, sensor_id: str) -> PendingSensor | None:
+        with self._begin() as conn:
+            row = conn.execute(select(pending_sensors).where(pending_sensors.c.sensor_id == sensor_id)).first()
+        return PendingSensor.model_validate(dict(row._mapping)) if row else None
+
+    def approve_pending(self, sensor_id: str, spec: SensorSpec) -> SensorInfo:
+        """Register a pending sensor at the path it was seen on (creating missing area, line and device);
+        its readings already stored under that path become visible as its normal series."""
+        with self._begin() as conn:
+            row = conn.execute(select(pending_sensors).where(pending_sensors.c.sensor_id == sensor_id)).first()
+            if row is None or row.status != "pending":
+                raise LookupError(f"no pending sensor {sensor_id}")
+            self._require(conn, plants, {"id": row.plant}, f"plant {row.plant}")
+            path = DevicePath(row.plant, row.area, row.line, row.device)
+            self._ensure_parents(conn, [path])
+            self._upsert(conn, sensors, [self._sensor_row(path, row.sensor, spec)])
+            conn.execute(
+                pending_sensors.update().where(pending_sensors.c.sensor_id == sensor_id).values(status="accepted")
+            )
+        info = self.sensor(sensor_id)
+        assert info is not None
+        return info
+
+    def reject_pending(self, sensor_id: str) -> bool:
+        """Mark a pending sensor rejected (its later readings are no longer listed); True when it was pending."""
+        query = pending_sensors.update().where(
+            pending_sensors.c.sensor_id == sensor_id, pending_sensors.c.status == "pending"
+        )
+        with self._begin() as conn:
+            return conn.execute(query.values(status="rejected")).rowcount > 0
 
     # -- API keys ---------------------------------------------------------------------------
 
