@@ -3,11 +3,14 @@
 Each reading is predicted by one or more predictors: a level plus, once two full seasons have been
 seen, an additive seasonal profile (e.g. one for the day, one for the week). The raw error is the
 smallest absolute prediction error among the predictors, each in units of its own robust spread (a
-reading one of them explains is not surprising). The score is the larger of two surprises
-(``-log10`` tail probabilities): the recent mean raw error against that mean's distribution over a
-long window (the "anomaly likelihood" the best NAB detectors put on top of their predictors), and
-the current raw error alone under a Laplace tail (spikes). Model updates are Huber-clipped, so a
-spike barely moves level, profile or spread, while a lasting change is adopted.
+reading one of them explains is not surprising), compressed with ``log1p``. Each *channel* averages
+the raw error over its own number of readings (1 for spikes, a few for bursts, more for a day that
+goes wrong slowly) and keeps that average's distribution over a long window; the score is the
+surprise (``-log10`` tail probability, Bonferroni-corrected over the channels) of the most unusual
+channel: the "anomaly likelihood" the best NAB detectors put on top of their predictors. Model
+updates are Huber-clipped, so a spike barely moves level, profile or spread, while a lasting change
+is adopted. When a season comes into use the calibration restarts, as errors from before it would
+blunt it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,41 @@ from analytics.detectors.base import Detector, register, surprise
 from analytics.detectors.stats import TailWindow, halflife_rate
 
 __all__ = ["SeasonalResidual"]
+
+
+class _Channel:
+    """Moving mean of the compressed raw error over ``width`` readings, and that mean's tail."""
+
+    __slots__ = ("calibration", "total", "values")
+
+    def __init__(self, width: int, long_window: int, min_calibration: int) -> None:
+        self.values: deque[float] = deque(maxlen=width)
+        self.total = 0.0
+        self.calibration = TailWindow(long_window, min_count=min_calibration)
+
+    def mean_with(self, value: float) -> float:
+        """The moving mean if ``value`` were the newest reading."""
+        values = self.values
+        total = self.total + value
+        count = len(values) + 1
+        if len(values) == values.maxlen:
+            total -= values[0]
+            count -= 1
+        return total / count
+
+    def push(self, value: float) -> None:
+        mean = self.mean_with(value)
+        values = self.values
+        if len(values) == values.maxlen:
+            self.total -= values[0]
+        values.append(value)
+        self.total += value
+        self.calibration.push(mean)
+
+    def restart(self) -> None:
+        self.values.clear()
+        self.total = 0.0
+        self.calibration = TailWindow(self.calibration.size, min_count=self.calibration.min_count)
 
 
 class _Predictor:
@@ -91,8 +129,9 @@ class SeasonalResidual(Detector):
         season_halflife: seasons over which each seasonal slot forgets half.
         spread_halflife: readings over which the error spread forgets half.
         clip: Huber clip of model updates, in spreads.
-        short_window: readings averaged into the recent raw error.
-        long_window: readings of history the recent error is compared with.
+        windows: readings each channel averages the raw error over.
+        long_window: readings of history each channel's tail is estimated from.
+        min_calibration: readings a channel needs before its tail is trusted (scores 0 until then).
         warmup: readings before any score is given.
     """
 
@@ -106,23 +145,28 @@ class SeasonalResidual(Detector):
         season_halflife: float = 2.0,
         spread_halflife: float = 500.0,
         clip: float = 4.0,
-        short_window: int = 6,
+        windows: Sequence[int] = (1, 6),
         long_window: int = 2000,
+        min_calibration: int = 200,
         warmup: int = 150,
     ) -> None:
         seasons = tuple(int(s) for s in seasons)
+        windows = tuple(int(w) for w in windows)
         super().__init__(
             seasons=seasons,
             level_halflife=level_halflife,
             season_halflife=season_halflife,
             spread_halflife=spread_halflife,
             clip=clip,
-            short_window=short_window,
+            windows=windows,
             long_window=long_window,
+            min_calibration=min_calibration,
             warmup=warmup,
         )
         if any(s < 2 for s in seasons):
             raise ValueError(f"seasons={seasons} must each be at least 2 readings")
+        if not windows or any(w < 1 for w in windows):
+            raise ValueError(f"windows={windows} must be one or more positive widths")
         rates = {
             "level_rate": halflife_rate(level_halflife),
             "season_rate": halflife_rate(season_halflife),
@@ -130,50 +174,34 @@ class SeasonalResidual(Detector):
             "clip": clip,
         }
         self._predictors = [_Predictor(period, **rates) for period in (seasons or (1,))]
+        self._channels = [_Channel(w, long_window, min_calibration) for w in windows]
         self.warmup = warmup
         self.n = 0
-        self._recent: deque[float] = deque(maxlen=short_window)
-        self._recent_sum = 0.0
-        self._history = TailWindow(long_window)
-        self._point_history = TailWindow(long_window)
 
     def _raw_error(self, value: float) -> float:
-        errors = [p.error(value) for p in self._predictors if p.ready]
-        if not errors:
-            errors = [self._predictors[0].error(value)]
-        return min(errors)
-
-    def _recent_mean(self, compressed: float) -> float:
-        window = self._recent
-        total = self._recent_sum + compressed
-        count = len(window) + 1
-        if len(window) == window.maxlen:
-            total -= window[0]
-            count -= 1
-        return total / count
+        """Compressed error of the best-explaining ready predictor (the level one before any is)."""
+        ready = [p for p in self._predictors if p.ready] or self._predictors[:1]
+        return math.log1p(min(p.error(value) for p in ready))
 
     def score_one(self, x: Any) -> float:
         if self.n < self.warmup:
             return 0.0
         raw = self._raw_error(float(x))
-        recent = self._recent_mean(math.log1p(raw))
-        p_recent = self._history.upper_tail(recent)
-        p_point = self._point_history.upper_tail(math.log1p(raw))
-        return surprise(2.0 * min(p_recent, p_point))
+        p_value = min(channel.calibration.upper_tail(channel.mean_with(raw)) for channel in self._channels)
+        return surprise(len(self._channels) * p_value)
 
     def learn_one(self, x: Any) -> None:
         value = float(x)
         if not math.isfinite(value):
             return
-        compressed = math.log1p(self._raw_error(value))
-        recent = self._recent_mean(compressed)
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_sum -= self._recent[0]
-        self._recent.append(compressed)
-        self._recent_sum += compressed
+        raw = self._raw_error(value)
         if self.n > 0:
-            self._history.push(recent)
-            self._point_history.push(compressed)
+            for channel in self._channels:
+                channel.push(raw)
+        ready = sum(p.ready for p in self._predictors)
         for predictor in self._predictors:
             predictor.learn(value)
         self.n += 1
+        if sum(p.ready for p in self._predictors) != ready:
+            for channel in self._channels:
+                channel.restart()

@@ -73,7 +73,7 @@ class TailWindow:
 
     __slots__ = ("_order", "_sorted", "min_count", "size", "tail_fraction")
 
-    def __init__(self, size: int, *, tail_fraction: float = 0.05, min_count: int = 50) -> None:
+    def __init__(self, size: int, *, tail_fraction: float = 0.02, min_count: int = 50) -> None:
         if size < min_count:
             raise ValueError(f"window size={size} must be at least min_count={min_count}")
         self.size = size
