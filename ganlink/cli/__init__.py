@@ -17,7 +17,7 @@ from ganlink.errors import GanlinkError
 
 __all__ = ["main"]
 
-_GROUPS = ("demo", "gateway", "collector", "analytics", "api", "bench")
+_GROUPS = ("demo", "gateway", "collector", "analytics", "api", "bench", "kpi", "grafana")
 
 
 def build_parser() -> argparse.ArgumentParser:
