@@ -20,7 +20,7 @@ __all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "analytics-state.pickle"
-_FORMAT = 2
+_FORMAT = 3
 
 
 def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
@@ -28,8 +28,11 @@ def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {
         "format": _FORMAT,
-        "sensors": {key: (model.detectors, model.last_time_ns) for key, model in monitor.sensors.items()},
-        "devices": {path: (dm.detector, dm.latest, dm.last_tick_ns) for path, dm in monitor.devices.items()},
+        "sensors": {key: (model.modes, model.last_time_ns) for key, model in monitor.sensors.items()},
+        "devices": {
+            path: (dm.detectors, dm.latest, dm.last_tick_ns, dm.mode, dm.mode_since_ns)
+            for path, dm in monitor.devices.items()
+        },
         "engine": monitor.engine,
         "silence_engine": monitor.silence_engine,
     }
@@ -62,17 +65,19 @@ def load_checkpoint(state_dir: Path, monitor: Monitor) -> bool:
         logger.warning("ignoring checkpoint %s: unknown format", path)
         return False
     restored = 0
-    for key, (detectors, last_time_ns) in state["sensors"].items():
+    for key, (modes, last_time_ns) in state["sensors"].items():
         model = monitor.sensors.get(key)
-        # A checkpoint of other detectors (an upgrade changed them) is not restored for that sensor.
-        if model is not None and _versions(detectors) == _versions(model.detectors):
-            model.detectors = detectors
+        # Models of other detectors (an upgrade changed them) are not restored for that sensor.
+        fresh = _versions(model.detectors(None)) if model is not None else None
+        if model is not None and all(_versions(detectors) == fresh for detectors in modes.values()):
+            model.modes = modes
             model.last_time_ns = last_time_ns
             restored += 1
-    for path, (detector, latest, last_tick_ns) in state["devices"].items():
+    for path, (detectors, latest, last_tick_ns, mode, mode_since_ns) in state["devices"].items():
         device = monitor.devices.get(path)
-        if device is not None and type(device.detector) is type(detector) and set(latest) <= set(device.analog):
-            device.detector, device.latest, device.last_tick_ns = detector, latest, last_tick_ns
+        if device is not None and set(latest) <= set(device.analog):
+            device.detectors, device.latest, device.last_tick_ns = detectors, latest, last_tick_ns
+            device.mode, device.mode_since_ns = mode, mode_since_ns
     monitor.engine = state["engine"]
     monitor.silence_engine = state["silence_engine"]
     logger.info(

@@ -120,8 +120,11 @@ class StuckRule:
     def learn_one(self, x: float) -> None:
         repeated = self.last is not None and x == self.last
         self.run = self.run + 1 if repeated else 0
-        if self.last is not None and self.run < self.min_run:
-            self.repeat_probability += self.rate * ((1.0 if repeated else 0.0) - self.repeat_probability)
+        if self.last is not None and (self.seen < self.warmup or self.run < self.min_run):
+            # A plain average while warming up (a signal that is flat by nature learns q ~ 1 and is
+            # never called stuck), then exponential forgetting, paused during a suspicious run.
+            rate = max(self.rate, 1.0 / self.seen)
+            self.repeat_probability += rate * ((1.0 if repeated else 0.0) - self.repeat_probability)
         self.last = x
         self.seen += 1
 

@@ -170,3 +170,29 @@ async def test_the_service_loop_publishes_events_on_the_device_anomaly_topic() -
     assert [m.topic for m in link.published] == [BURNER_1.anomaly_topic]
     event = parse_anomaly(link.published[0].topic, link.published[0].payload)
     assert (event.sensor, event.detector, event.value) == ("gas-temp", "range", 1700.0)
+
+
+def _drive_modes(
+    monitor: Monitor, ticks: range, rng: random.Random, *, state: float, current: float | None
+) -> list[AnomalyEvent]:
+    """burner-1 with its machine state; fan-current is ``current`` (or normal running noise)."""
+    events = []
+    for i in ticks:
+        time_ns = T0 + i * S
+        readings = [
+            Reading(BURNER_1, "state", time_ns, state),
+            Reading(BURNER_1, "gas-temp", time_ns, round(1200 + rng.gauss(0, 3), 2)),
+            Reading(BURNER_1, "fan-current", time_ns, round(80 + rng.gauss(0, 1), 2) if current is None else current),
+        ]
+        events.extend(monitor.observe_many(readings, time_ns))
+    return events
+
+
+def test_a_stopped_machine_reading_zero_is_not_an_anomaly_but_the_same_value_while_running_is() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(10)
+    assert _drive_modes(monitor, range(0, 600), rng, state=1.0, current=None) == []
+    assert _drive_modes(monitor, range(600, 1200), rng, state=0.0, current=0.0) == [], "stopped: 0 A is normal"
+    assert _drive_modes(monitor, range(1200, 1800), rng, state=1.0, current=None) == [], "running again"
+    events = _drive_modes(monitor, range(1800, 1830), rng, state=1.0, current=0.0)
+    assert [(e.sensor, e.details["state"]) for e in events] == [("fan-current", "raised")]
