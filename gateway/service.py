@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from ganlink.assets import PlantFile
+from ganlink.schema import Reading
 from gateway.config import OutboxConfig
 from gateway.connectors.base import Connector
 from gateway.connectors.simulated import SimulatedPlant
@@ -34,8 +36,13 @@ def open_outbox(config: OutboxConfig, *, gateway: str, data_dir: Path, readings_
     return Outbox(path, max_readings=max_readings, when_full=config.when_full)
 
 
+async def _pump(connector: Connector, queue: asyncio.Queue[list[Reading]]) -> None:
+    async for batch in connector.batches():
+        await queue.put(batch)
+
+
 async def run_gateway(
-    connector: Connector,
+    connectors: Connector | Sequence[Connector],
     *,
     gateway: str,
     plant: str,
@@ -46,7 +53,8 @@ async def run_gateway(
     connect_timeout_s: float | None = None,
     drain_timeout_s: float = 5.0,
 ) -> None:
-    """Move readings from ``connector`` to the broker until ``stop`` is set or the connector ends."""
+    """Move readings from the connectors to the broker until ``stop`` is set or all connectors end."""
+    sources = [connectors] if isinstance(connectors, Connector) else list(connectors)
     publisher = GatewayPublisher(gateway=gateway, plant=plant, mqtt_url=mqtt_url)
     forwarder: StoreAndForward | None = None
     if outbox is not None:
@@ -55,29 +63,36 @@ async def run_gateway(
         log.info("outbox %s: resuming at seq %d", outbox.path, outbox.next_seq)
     else:
         await publisher.start(timeout_s=connect_timeout_s)
+    queue: asyncio.Queue[list[Reading]] = asyncio.Queue(maxsize=1000)
     try:
-        async with connector:
-            batches = connector.batches()
+        async with contextlib.AsyncExitStack() as stack:
+            for source in sources:
+                await stack.enter_async_context(source)
+            pumps = {asyncio.create_task(_pump(s, queue), name=f"connector-{s.name}") for s in sources}
             stopping = asyncio.create_task(stop.wait(), name="gateway-stop")
             try:
-                while not stop.is_set():
-                    reading = asyncio.create_task(anext(batches, None))
-                    done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    if reading not in done:
-                        reading.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                            await reading
+                while pumps or not queue.empty():
+                    taking = asyncio.create_task(queue.get())
+                    done, _ = await asyncio.wait({taking, stopping, *pumps}, return_when=asyncio.FIRST_COMPLETED)
+                    for pump in done & pumps:
+                        pumps.discard(pump)
+                        pump.result()  # a connector that failed stops the gateway with its error
+                    if stopping in done:
+                        taking.cancel()
                         break
-                    batch = reading.result()
-                    if batch is None:
-                        break
+                    if taking not in done:
+                        taking.cancel()
+                        continue
+                    batch = taking.result()
                     if forwarder is not None:
                         forwarder.submit(batch)
                     else:
                         publisher.publish_nowait(batch)
             finally:
                 stopping.cancel()
-                await batches.aclose()  # type: ignore[attr-defined]
+                for pump in pumps:
+                    pump.cancel()
+                await asyncio.gather(*pumps, return_exceptions=True)
     finally:
         if forwarder is not None:
             await forwarder.stop(drain_timeout_s=drain_timeout_s)
@@ -104,19 +119,22 @@ async def run_simulated_gateway(
     outbox: OutboxConfig | None = None,
     data_dir: Path = Path(".ganlink"),
     drain_timeout_s: float = 5.0,
+    extra_connectors: Sequence[Connector] = (),
 ) -> None:
     """Simulate ``plant_file`` from now and publish every device's due readings each tick until
     ``stop`` is set. ``speed`` > 1 runs the plant's clock faster than the wall clock (source
     timestamps then run ahead of real time, so keep demos short or speed modest). With an enabled
-    ``outbox`` every tick is committed to disk before it is published."""
+    ``outbox`` every tick is committed to disk before it is published. ``extra_connectors`` (field
+    devices of the same plant) publish through the same gateway."""
     gateway_id = gateway or plant_file.plant.gateway
-    connector = SimulatedPlant(plant_file, seed=seed, speed=speed, faults=faults)
+    connectors: list[Connector] = [SimulatedPlant(plant_file, seed=seed, speed=speed, faults=faults)]
+    connectors += extra_connectors
     store = None
     if outbox is not None and outbox.enabled:
         store = open_outbox(outbox, gateway=gateway_id, data_dir=data_dir, readings_per_s=nominal_rate(plant_file))
     log.info("gateway %s simulating %s (seed %d, speed %gx)", gateway_id, plant_file.plant.id, seed, speed)
     await run_gateway(
-        connector,
+        connectors,
         gateway=gateway_id,
         plant=plant_file.plant.id,
         mqtt_url=mqtt_url,

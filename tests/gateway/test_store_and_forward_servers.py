@@ -127,22 +127,39 @@ async def test_gateway_sigkilled_mid_stream_resumes_without_loss_or_seq_reuse(
     outbox_path = tmp_path / "outbox" / "gw-crash.sqlite"
     config = _gateway_config(tmp_path, mosquitto.url, outbox_path)
     log = tmp_path / "gateway.log"
-    first = _start_gateway(config, log)
-    await asyncio.to_thread(
-        listener.wait_for, lambda _: len(received_by_seq(listener, "gw-crash")) >= 200, 30
-    )
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    committed = read_stats(outbox_path)
-    assert committed.next_seq >= 200
-    second = _start_gateway(config, log)
-    await asyncio.to_thread(
-        listener.wait_for,
-        lambda _: len([s for s in received_by_seq(listener, "gw-crash") if s >= committed.next_seq]) >= 100,
-        30,
-    )
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(20) == 0, log.read_text()[-2000:]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        first = _start_gateway(config, log)
+        processes.append(first)
+        await asyncio.to_thread(
+            listener.wait_for, lambda _: len(received_by_seq(listener, "gw-crash")) >= 200, 30
+        )
+        # freeze the broker so acknowledgements stop and the outbox holds unacknowledged readings
+        assert mosquitto.process is not None
+        mosquitto.process.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(1.0)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            mosquitto.process.send_signal(signal.SIGCONT)
+        committed = read_stats(outbox_path)
+        assert committed.next_seq >= 200
+        assert committed.messages > 0, "the kill should leave unacknowledged messages in the outbox"
+        second = _start_gateway(config, log)
+        processes.append(second)
+        await asyncio.to_thread(
+            listener.wait_for,
+            lambda _: len([s for s in received_by_seq(listener, "gw-crash") if s >= committed.next_seq]) >= 100,
+            30,
+        )
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(20) == 0, log.read_text()[-2000:]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
     after = read_stats(outbox_path)
     by_seq = received_by_seq(listener, "gw-crash")
     missing = [s for s in range(committed.next_seq) if s not in by_seq]
