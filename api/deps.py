@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from api.limits import RateLimiter
-from api.permissions import ROLE_PERMISSIONS, route_permission
-from ganlink.registry import ApiKey, Registry
+from api.permissions import CROSS_PLANT_READERS, ROLE_PERMISSIONS, Permission, route_permission
+from ganlink.registry import ApiKey, Registry, SensorInfo
 from ganlink.settings import Settings
 from ganlink.store import TimeSeriesStore
 
@@ -29,6 +29,7 @@ __all__ = [
     "get_registry",
     "get_settings",
     "get_store",
+    "raw_values_allowed",
 ]
 
 
@@ -69,8 +70,8 @@ def _not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
 
 
-def _plant_of_request(request: Request, registry: Registry, key: ApiKey) -> str | None:
-    """The plant a request is about; raises 404 for objects unknown or outside the key's scope."""
+def _plant_of_request(request: Request, registry: Registry, key: ApiKey, *, cross_plant: bool) -> str | None:
+    """The plant a request is about; raises 404 for objects unknown or outside what the key may see."""
     params = request.path_params
     if "plant" in params:
         return str(params["plant"])
@@ -78,14 +79,25 @@ def _plant_of_request(request: Request, registry: Registry, key: ApiKey) -> str 
         return str(params["sensor_id"]).split(".", 1)[0]
     if "alarm_id" in params:
         plant = registry.alarm_plant(str(params["alarm_id"]))
-        if plant is None or not key.can_see_plant(plant):
+        if plant is None or not (cross_plant or key.can_see_plant(plant)):
             raise _not_found(f"alarm {params['alarm_id']!r}")
         return plant
     return None
 
 
+def raw_values_allowed(key: ApiKey, sensor: SensorInfo) -> bool:
+    """Data class 3 (restricted) raw values go only to keys scoped to the sensor's plant; a manager looking
+    across plants gets aggregates of them instead."""
+    return sensor.data_class < 3 or key.can_see_plant(sensor.plant)
+
+
 def authorize(request: Request, registry: RegistryDep) -> ApiKey:
-    """Authenticate the bearer token, rate-limit the key, then check the route's permission and plant scope."""
+    """Authenticate the bearer token, rate-limit the key, then check the route's permission and plant scope.
+
+    Managers read every plant (cross-plant comparison); routes then withhold class-3 raw values of
+    plants outside the manager's scope (see :func:`raw_values_allowed`). Every other role sees only
+    the plants in its scope.
+    """
     route = request.scope.get("route")
     template = getattr(route, "path_format", None) or request.url.path  # full path: routers carry API_PREFIX
     what = f"{request.method} {template}"
@@ -113,8 +125,9 @@ def authorize(request: Request, registry: RegistryDep) -> ApiKey:
         registry.audit(actor_of(key), "authorize", what, {"role": key.role}, source=source, result="denied")
         needed = f"permission {permission}" if permission else "a permission entry"
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {key.role} lacks {needed} for {what}")
-    plant = _plant_of_request(request, registry, key)
-    if plant is not None and not key.can_see_plant(plant):
+    cross_plant = key.role in CROSS_PLANT_READERS and permission is Permission.READ and request.method == "GET"
+    plant = _plant_of_request(request, registry, key, cross_plant=cross_plant)
+    if plant is not None and not cross_plant and not key.can_see_plant(plant):
         registry.audit(actor_of(key), "authorize", what, {"plant": plant}, source=source, result="denied")
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key is not scoped to plant {plant!r}")
     request.state.api_key = key

@@ -58,6 +58,7 @@ class LatestReading(BaseModel):
     time_ms: int | None
     value: float | None
     quality: str | None
+    restricted: bool = False  # data class 3 of a plant outside the key's scope: value withheld
 
 
 class RangeResult(BaseModel):
@@ -79,7 +80,7 @@ class Anomaly(BaseModel):
     detector: str
     time_ms: int
     score: float
-    value: float
+    value: float | None  # None when withheld (data class 3 of a plant outside the key's scope)
     alarm_id: str
     details: dict[str, Any]
 

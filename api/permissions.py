@@ -10,7 +10,15 @@ from enum import StrEnum
 
 from ganlink.registry import Role
 
-__all__ = ["API_PREFIX", "PUBLIC_ROUTES", "ROLE_PERMISSIONS", "ROUTE_PERMISSIONS", "Permission", "route_permission"]
+__all__ = [
+    "API_PREFIX",
+    "CROSS_PLANT_READERS",
+    "PUBLIC_ROUTES",
+    "ROLE_PERMISSIONS",
+    "ROUTE_PERMISSIONS",
+    "Permission",
+    "route_permission",
+]
 
 
 class Permission(StrEnum):
@@ -31,6 +39,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 API_PREFIX = "/api/v1"
+# Roles that read (GET, Permission.READ) every plant, for cross-plant comparison; data class 3 raw
+# values of plants outside their scope are still withheld (aggregates only).
+CROSS_PLANT_READERS: frozenset[Role] = frozenset({Role.MANAGER})
+
 PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health")})
 
 _LINE = "/api/v1/plants/{plant}/areas/{area}/lines/{line}"
@@ -72,6 +84,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("DELETE", "/api/v1/sensors/{sensor_id}"): Permission.MANAGE_ASSETS,
     ("POST", "/api/v1/plants/{plant}/import"): Permission.MANAGE_ASSETS,
     ("GET", "/api/v1/plants/{plant}/export"): Permission.READ,
+    # KPIs and the scorecard (cross-plant for Permission.CROSS_PLANT_KPI, else the key's plants)
+    ("GET", "/api/v1/plants/{plant}/kpi"): Permission.READ,
+    ("GET", "/api/v1/compare"): Permission.READ,
+    ("GET", "/api/v1/scorecard"): Permission.READ,
 }
 
 

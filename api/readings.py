@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from api.deps import raw_values_allowed
 from api.models import LatestReading
-from ganlink.registry import SensorInfo
+from ganlink.registry import ApiKey, SensorInfo
 from ganlink.store import SensorSelector, TimeSeriesStore
 
 __all__ = ["latest_readings"]
 
 
 async def latest_readings(
-    store: TimeSeriesStore, selector: SensorSelector, sensors: Sequence[SensorInfo]
+    store: TimeSeriesStore, selector: SensorSelector, sensors: Sequence[SensorInfo], user: ApiKey
 ) -> list[LatestReading]:
-    """The newest value of each registered sensor in ``selector`` (None where the store has none)."""
+    """The newest value of each registered sensor in ``selector`` (None where the store has none or
+    where the value is withheld from this key: data class 3 of a plant outside its scope)."""
     newest = {v.device.sensor_id(v.sensor): v for v in await store.latest(selector)}
     readings = []
     for info in sensors:
-        value = newest.get(info.sensor_id)
+        restricted = not raw_values_allowed(user, info)
+        value = None if restricted else newest.get(info.sensor_id)
         readings.append(
             LatestReading(
                 sensor_id=info.sensor_id,
@@ -35,6 +38,7 @@ async def latest_readings(
                 time_ms=value.time_ns // 1_000_000 if value else None,
                 value=value.value if value else None,
                 quality=value.quality.label if value else None,
+                restricted=restricted,
             )
         )
     return readings

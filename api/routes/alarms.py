@@ -12,10 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, RegistryDep, actor_of, client_address
+from api.deps import CurrentUser, RegistryDep, actor_of, client_address, raw_values_allowed
 from api.models import AlarmComment, AlarmView
 from api.permissions import API_PREFIX
 from ganlink.alarms import Alarm, AlarmTransitionError, Label
+from ganlink.registry import ApiKey, Registry
 from ganlink.timestamps import now_ns
 
 router = APIRouter(prefix=API_PREFIX, tags=["alarms"])
@@ -24,7 +25,8 @@ _MS = 1_000_000
 MAX_SHELVE_MINUTES = 7 * 24 * 60
 
 
-def alarm_view(alarm: Alarm, at_ns: int) -> AlarmView:
+def alarm_view(alarm: Alarm, at_ns: int, *, withhold_values: bool = False) -> AlarmView:
+    """The alarm as the API shows it; ``withhold_values`` drops its details (data class 3 elsewhere)."""
     def ms(ns: int | None) -> int | None:
         return ns // _MS if ns is not None else None
 
@@ -46,7 +48,7 @@ def alarm_view(alarm: Alarm, at_ns: int) -> AlarmView:
         shelved_by=alarm.shelved_by,
         label=str(alarm.label) if alarm.label else None,
         labeled_by=alarm.labeled_by,
-        details=alarm.details,
+        details={} if withhold_values else alarm.details,
         comments=[AlarmComment(user=c.user, time_ms=c.time_ns // _MS, text=c.text) for c in alarm.comments],
     )
 
@@ -55,30 +57,44 @@ ActiveOnly = Annotated[bool, Query(description="only alarms not yet cleared")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
+def _views(registry: Registry, user: ApiKey, alarms: list[Alarm]) -> list[AlarmView]:
+    now = now_ns()
+    withheld: set[str] = set()
+    for plant in {a.sensor_id.split(".", 1)[0] for a in alarms}:
+        if not user.can_see_plant(plant):
+            withheld |= {s.sensor_id for s in registry.sensors_of(plant) if not raw_values_allowed(user, s)}
+    return [alarm_view(a, now, withhold_values=a.sensor_id in withheld) for a in alarms]
+
+
 @router.get("/plants/{plant}/alarms")
 async def plant_alarms(
-    plant: str, registry: RegistryDep, active: ActiveOnly = False, limit: Limit = 200
+    plant: str, *, registry: RegistryDep, user: CurrentUser, active: ActiveOnly = False, limit: Limit = 200
 ) -> list[AlarmView]:
     """Alarms of a plant, newest first."""
-    now = now_ns()
-    return [alarm_view(a, now) for a in registry.alarms(plant, active_only=active, limit=limit)]
+    return _views(registry, user, registry.alarms(plant, active_only=active, limit=limit))
 
 
 @router.get("/plants/{plant}/areas/{area}/lines/{line}/alarms")
 async def line_alarms(
-    plant: str, area: str, line: str, *, registry: RegistryDep, active: ActiveOnly = False, limit: Limit = 200
+    plant: str,
+    area: str,
+    line: str,
+    *,
+    registry: RegistryDep,
+    user: CurrentUser,
+    active: ActiveOnly = False,
+    limit: Limit = 200,
 ) -> list[AlarmView]:
     """Alarms of one line, newest first."""
-    now = now_ns()
-    return [alarm_view(a, now) for a in registry.alarms(plant, area, line, active_only=active, limit=limit)]
+    return _views(registry, user, registry.alarms(plant, area, line, active_only=active, limit=limit))
 
 
 @router.get("/alarms/{alarm_id}")
-async def get_alarm(alarm_id: str, registry: RegistryDep) -> AlarmView:
+async def get_alarm(alarm_id: str, registry: RegistryDep, user: CurrentUser) -> AlarmView:
     alarm = registry.alarm(alarm_id)
     if alarm is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}")
-    return alarm_view(alarm, now_ns())
+    return _views(registry, user, [alarm])[0]
 
 
 def _act(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import RegistryDep, StoreDep
+from api.deps import CurrentUser, RegistryDep, StoreDep, raw_values_allowed
 from api.models import RangeResult
 from api.permissions import API_PREFIX
 from api.timerange import MAX_POINTS, NS_PER_S, choose_bucket_ns, parse_duration_ns, parse_time_ns
@@ -17,6 +17,7 @@ from ganlink.timestamps import now_ns
 router = APIRouter(prefix=API_PREFIX + "/sensors/{sensor_id}", tags=["sensors"])
 
 MAX_RANGE_NS = 400 * 86400 * NS_PER_S
+MIN_RESTRICTED_BUCKET_NS = 60 * NS_PER_S
 
 
 def _require_sensor(registry: Registry, sensor_id: str) -> SensorInfo:
@@ -41,6 +42,7 @@ async def sensor_range(
     *,
     registry: RegistryDep,
     store: StoreDep,
+    user: CurrentUser,
     start: Annotated[str, Query(description="RFC 3339, epoch ms, or now-1h")] = "now-1h",
     end: Annotated[str, Query(description="RFC 3339, epoch ms, or now")] = "now",
     bucket: Annotated[str, Query(description="auto, raw, or a width such as 30s, 5m, 1h")] = "auto",
@@ -69,9 +71,15 @@ async def sensor_range(
             raise _unprocessable(str(exc)) from None
         if span / bucket_ns > MAX_POINTS:
             raise _unprocessable(f"bucket {bucket} gives more than {MAX_POINTS} points; widen it or use auto")
+    if not raw_values_allowed(user, info):
+        # Data class 3 of a plant outside the key's scope: aggregates only, never raw points.
+        if bucket == "raw":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{sensor_id} is data class 3: raw values only for "
+                                "keys scoped to its plant; ask for a bucket")  # fmt: skip
+        bucket_ns = max(bucket_ns or 0, MIN_RESTRICTED_BUCKET_NS)
     device = info.device_path
     points = await store.query_range(device, info.id, start_ns, end_ns, bucket_ns=bucket_ns, aggregate=aggregate)
-    if bucket_ns is None and len(points) > MAX_POINTS:
+    if bucket_ns is None and len(points) > MAX_POINTS:  # raw was allowed and chosen
         if bucket == "raw":
             raise _unprocessable(f"more than {MAX_POINTS} raw points; narrow the range or use a bucket")
         # The sensor reports faster than its registered period: bucket by what was actually found.

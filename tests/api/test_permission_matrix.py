@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from api.permissions import PUBLIC_ROUTES, ROLE_PERMISSIONS, ROUTE_PERMISSIONS
+from api.permissions import CROSS_PLANT_READERS, PUBLIC_ROUTES, ROLE_PERMISSIONS, ROUTE_PERMISSIONS, Permission
 from ganlink.alarms import alarm_from_event
 from ganlink.assets import PlantFile
 from ganlink.embedded_store import EmbeddedStore
@@ -95,6 +95,8 @@ def _expected(method: str, template: str, who: str) -> str | int:
     if ROUTE_PERMISSIONS[(method, template)] not in ROLE_PERMISSIONS[role]:
         return 403
     if who.startswith("other-plant-"):
+        if role in CROSS_PLANT_READERS and method == "GET" and ROUTE_PERMISSIONS[(method, template)] is Permission.READ:
+            return ALLOWED
         if "{alarm_id}" in template:
             return 404  # objects of another plant are not revealed
         if "{plant}" in template or "{sensor_id}" in template:
