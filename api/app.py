@@ -22,7 +22,9 @@ from api.alarm_sync import sync_alarms_forever
 from api.deps import authorize
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.page_views import PageViewMiddleware
 from api.routes import admin, alarms, assets, health, lines, onboarding, plants, sensors
+from api.routes import kpi as kpi_routes
 from ganlink import __version__
 from ganlink.errors import StoreError
 from ganlink.registry import Registry, RegistryError
@@ -86,11 +88,14 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
     app.state.metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(PageViewMiddleware, registry=registry)
 
     # Routers carry their full /api/v1 paths so authorize() sees the same templates as the permission table.
     app.include_router(health.router)
     for module in (plants, lines, sensors, alarms, onboarding, assets, admin):
         app.include_router(module.router, dependencies=[Depends(authorize)])
+    app.include_router(kpi_routes.router, dependencies=[Depends(authorize)])
+    app.include_router(kpi_routes.pages)
 
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(RegistryError, _registry_failed)

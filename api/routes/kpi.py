@@ -38,7 +38,7 @@ def _period(plant: PlantInfo, start: str, end: str) -> tuple[int, int]:
     try:
         period = parse_period(start, end, plant.timezone, now_ns=now_ns())
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return period.start_ns, period.end_ns
 
 

@@ -54,3 +54,28 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 async def store(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
     async with await EmbeddedStore.open(tmp_path / "timeseries.sqlite") as embedded:
         yield embedded
+
+
+@pytest.fixture
+async def client(tmp_path: Path, store: EmbeddedStore, registry: Registry) -> AsyncIterator[Any]:
+    import httpx  # noqa: PLC0415 - only the route tests need the app
+
+    from api.app import create_app  # noqa: PLC0415
+    from ganlink.settings import Settings  # noqa: PLC0415
+
+    app = create_app(Settings(data_dir=tmp_path), store=store, registry=registry, sync_alarms=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def auth(registry: Registry) -> dict[str, dict[str, str]]:
+    """Headers per key: a manager, an admin, and a viewer scoped to the kiln plant only."""
+    from ganlink.registry import ALL_PLANTS, Role  # noqa: PLC0415
+
+    keys = {
+        "manager": registry.create_api_key(Role.MANAGER, [KILN], name="manager")[1],
+        "admin": registry.create_api_key(Role.ADMIN, [ALL_PLANTS], name="admin")[1],
+        "viewer-kiln": registry.create_api_key(Role.VIEWER, [KILN], name="kiln viewer")[1],
+    }
+    return {name: {"Authorization": f"Bearer {token}"} for name, token in keys.items()}
