@@ -60,6 +60,8 @@ class CollectorConfig:
     subscribe_anomalies: bool = True
     # On stop, how long to keep trying to flush; what is not written by then stays unacknowledged.
     stop_grace_s: float = 15.0
+    # Plant files declaring which gateway serves which plant (default: the bundled plants).
+    plant_files: tuple[Path, ...] | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
 

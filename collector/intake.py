@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from collector.attribution import GatewayPlants
 from collector.dead_letter import DeadLetter, reading_payload
 from ganlink.errors import MessageRejected
 from ganlink.schema import AnomalyEvent, Reading, parse_anomaly, parse_telemetry
@@ -30,7 +31,15 @@ def _whole(reason: str, detail: str, topic: str, payload: bytes, now_ns: int) ->
     return Intake(dead_letters=[DeadLetter.of_message(reason, detail, topic, payload, now_ns)])
 
 
-def read_message(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int, max_payload_bytes: int) -> Intake:
+def read_message(
+    topic: str,
+    payload: bytes,
+    *,
+    now_ns: int,
+    max_skew_ns: int,
+    max_payload_bytes: int,
+    gateway_plants: GatewayPlants | None = None,
+) -> Intake:
     """Validate a telemetry or anomaly message; never raises for bad input, dead-letters it instead."""
     if len(payload) > max_payload_bytes:
         detail = f"payload is {len(payload)} bytes, the limit is {max_payload_bytes}"
@@ -47,6 +56,10 @@ def read_message(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int, m
             return _whole("bad-topic", f"{topic!r} is neither a telemetry nor an anomaly topic", topic, payload, now_ns)
     except MessageRejected as exc:
         return _whole(exc.reason, exc.detail, topic, payload, now_ns)
+    if gateway_plants is not None:
+        wrong = gateway_plants.mismatch(message.gateway, message.device.plant)
+        if wrong is not None:
+            return _whole("wrong-plant", wrong, topic, payload, now_ns)
     dead_letters = [
         DeadLetter(
             "bad-reading",

@@ -19,12 +19,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from collector.attribution import GatewayPlants
 from collector.batching import BatchBuilder
 from collector.config import CollectorConfig, MqttProtocol
 from collector.dead_letter import DeadLetter
 from collector.intake import read_message
 from collector.ledger import AckLedger, AckToken, SequenceLedger
 from collector.metrics import CollectorMetrics
+from ganlink.assets import bundled_plant_files
 from ganlink.errors import GanlinkError
 from ganlink.timestamps import now_ns
 from ganlink.topics import ANOMALY_SUBSCRIPTION, TELEMETRY_SUBSCRIPTION, shared_subscription
@@ -87,6 +89,9 @@ class MqttSource:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._accepting = True
+        self._gateway_plants = GatewayPlants.from_plant_files(
+            config.plant_files if config.plant_files is not None else bundled_plant_files()
+        )
         self._client = self._build_client()
 
     def _build_client(self) -> paho.Client:
@@ -193,6 +198,7 @@ class MqttSource:
             now_ns=received,
             max_skew_ns=config.max_skew_ns,
             max_payload_bytes=config.max_payload_bytes,
+            gateway_plants=self._gateway_plants,
         )
         metrics = self._metrics
         metrics.messages_received += 1

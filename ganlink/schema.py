@@ -158,8 +158,9 @@ def parse_telemetry(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int
     """
     device = parse_device_topic(topic, "telemetry")
     body = _load_json_object(payload)
-    if body.get("v") != PAYLOAD_VERSION:
-        raise MessageRejected("bad-envelope", f"v is {body.get('v')!r}, expected {PAYLOAD_VERSION}")
+    version = body.get("v")
+    if isinstance(version, bool) or version != PAYLOAD_VERSION:  # true == 1 in Python, not in the contract
+        raise MessageRejected("bad-envelope", f"v is {version!r}, expected {PAYLOAD_VERSION}")
     gateway = body.get("gateway")
     if not is_slug(gateway):
         raise MessageRejected("bad-envelope", f"gateway {gateway!r} is not a slug id")

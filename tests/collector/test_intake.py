@@ -68,3 +68,24 @@ def test_anomaly_events_are_read_and_detector_names_must_fit_a_tag() -> None:
     assert [e.detector for e in intake.events] == ["robust-z"]
     event["detector"] = "evil\ndetector"
     assert _read(topic, json.dumps(event).encode()).dead_letters[0].reason == "bad-envelope"
+
+
+def test_a_gateway_publishing_for_another_plant_is_dead_lettered_whole() -> None:
+    from collector.attribution import GatewayPlants  # noqa: PLC0415
+
+    plants = GatewayPlants({"gw-guixi-1": "guixi-smelter"})
+    limits: dict[str, int] = {"now_ns": NOW, "max_skew_ns": SKEW, "max_payload_bytes": 1 << 20}
+    body = {"v": 1, "gateway": "gw-guixi-1", "seq": 1, "readings": [{"sensor": "s", "ts": NOW // 10**6, "value": 1}]}
+    payload = json.dumps(body).encode()
+    own = read_message(TOPIC, payload, **limits, gateway_plants=plants)
+    assert len(own.readings) == 1
+    other = TOPIC.replace("guixi-smelter", "liuzhou-auto")
+    intake = read_message(other, payload, **limits, gateway_plants=plants)
+    assert intake.readings == []
+    assert [d.reason for d in intake.dead_letters] == ["wrong-plant"]
+    # An undeclared gateway is bound to the first plant it publishes for.
+    body["gateway"] = "gw-new"
+    payload = json.dumps(body).encode()
+    read_message(TOPIC, payload, **limits, gateway_plants=plants)
+    again = read_message(other, payload, **limits, gateway_plants=plants)
+    assert [d.reason for d in again.dead_letters] == ["wrong-plant"]
