@@ -88,6 +88,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v1/plants/{plant}/kpi"): Permission.READ,
     ("GET", "/api/v1/compare"): Permission.READ,
     ("GET", "/api/v1/scorecard"): Permission.READ,
+    ("GET", "/api/v1/pending-sensors/{sensor_id}/sample"): Permission.ONBOARD,
 }
 
 
