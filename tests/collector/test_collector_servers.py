@@ -72,15 +72,15 @@ async def influx_store(influxdb: InfluxServer, request: pytest.FixtureRequest) -
 
 
 def _config(broker: MosquittoServer, tmp_path: Path, **overrides: Any) -> CollectorConfig:
-    return CollectorConfig(
-        mqtt_port=broker.port,
-        client_id=f"collector-{tmp_path.name}"[:60],
-        share_group=None,
-        batch_size=500,
-        flush_interval_s=0.05,
-        data_dir=tmp_path,
-        **overrides,
-    )
+    settings: dict[str, Any] = {
+        "mqtt_port": broker.port,
+        "client_id": f"collector-{tmp_path.name}"[:60],
+        "share_group": None,
+        "batch_size": 500,
+        "flush_interval_s": 0.05,
+        "data_dir": tmp_path,
+    }
+    return CollectorConfig(**{**settings, **overrides})
 
 
 @pytest.mark.parametrize("protocol", [MqttProtocol.V5, MqttProtocol.V311])
@@ -162,3 +162,28 @@ async def test_nothing_is_acknowledged_before_it_is_written(
 
 async def _true_when(value: bool) -> bool:
     return value
+
+
+async def test_two_collectors_share_the_load_and_every_reading_lands_once(
+    mosquitto: MosquittoServer, influx_store: InfluxStore, tmp_path: Path
+) -> None:
+    plan = TrafficPlan(messages=2000, readings_per_message=5, devices=8, plant="plant-shared")
+    stop = asyncio.Event()
+    first = _config(mosquitto, tmp_path / "a", share_group="collectors", client_id="shared-a")
+    second = _config(mosquitto, tmp_path / "b", share_group="collectors", client_id="shared-b")
+    async with Collector(first, influx_store) as one, Collector(second, influx_store) as two:
+        runs = [asyncio.create_task(one.run(stop)), asyncio.create_task(two.run(stop))]
+        publisher = Publisher("127.0.0.1", mosquitto.port)
+        await asyncio.to_thread(publisher.publish_all, telemetry_messages(plan))
+        publisher.close()
+
+        async def landed() -> bool:
+            return await _count(influx_store) == plan.readings
+
+        await _wait_for(landed)
+        stop.set()
+        await asyncio.gather(*runs)
+    received = (one.metrics.messages_received, two.metrics.messages_received)
+    assert sum(received) == plan.messages  # each message went to exactly one collector
+    assert min(received) > plan.messages // 4  # and the load really split
+    assert one.metrics.readings_written + two.metrics.readings_written == plan.readings
