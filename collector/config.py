@@ -62,6 +62,7 @@ class CollectorConfig:
     stop_grace_s: float = 15.0
     # Plant files declaring which gateway serves which plant (default: the bundled plants).
     plant_files: tuple[Path, ...] | None = None
+    completeness_window_s: float = 60.0
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
 
@@ -74,6 +75,10 @@ class CollectorConfig:
     @property
     def spool_dir(self) -> Path:
         return self.data_dir / "collector-spool"
+
+    @property
+    def completeness_db(self) -> Path:
+        return self.data_dir / "completeness.sqlite"
 
     @property
     def deadletter_db(self) -> Path:

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from collector.batching import BatchBuilder
+from collector.completeness import CompletenessStore, CompletenessTracker
 from collector.config import CollectorConfig
 from collector.dead_letter_store import DeadLetterStore
 from collector.ledger import AckLedger, SequenceLedger
@@ -24,8 +25,10 @@ from collector.mqtt_source import MqttSource
 from collector.spool import DiskSpool
 from collector.store_writer import StoreWriter
 from collector.writer import BatchWriter
+from ganlink.assets import bundled_plant_files
 from ganlink.settings import Settings
 from ganlink.store import TimeSeriesStore
+from ganlink.timestamps import now_ns
 
 __all__ = ["Collector", "run_collector"]
 
@@ -57,6 +60,9 @@ class Collector:
     async def __aenter__(self) -> Self:
         config = self.config
         spool = DiskSpool(config.spool_dir) if self._use_spool else None
+        plant_files = config.plant_files if config.plant_files is not None else tuple(bundled_plant_files())
+        self.completeness = CompletenessTracker.from_plant_files(plant_files, window_s=config.completeness_window_s)
+        self._completeness_store = CompletenessStore(config.completeness_db)
         dead_letters = DeadLetterStore(config.deadletter_db)
         builder = BatchBuilder(
             max_readings=config.batch_size,
@@ -76,6 +82,7 @@ class Collector:
             flush_interval_s=config.flush_interval_s,
             spool=spool,
             dead_letters=dead_letters,
+            completeness=self.completeness,
         )
         await source.open()
         self._source = source
@@ -116,12 +123,25 @@ class Collector:
             if not writing.done():
                 logger.warning("store still failing at stop; unwritten messages stay unacknowledged for redelivery")
                 writing.cancel()
+        await self.store_completeness(now_ns())
         self._log_summary()
 
     async def _report(self, every_s: float) -> None:
+        waited = 0.0
         while True:
-            await asyncio.sleep(every_s)
-            self._log_summary()
+            await asyncio.sleep(5.0)
+            waited += 5.0
+            await self.store_completeness(now_ns())
+            if waited >= every_s:
+                waited = 0.0
+                self._log_summary()
+
+    async def store_completeness(self, now: int) -> int:
+        """Keep the closed completeness windows; returns how many sensor-windows were stored."""
+        windows = self.completeness.closed(now)
+        if windows:
+            await asyncio.to_thread(self._completeness_store.add, windows)
+        return len(windows)
 
     def _log_summary(self) -> None:
         m, seq = self.metrics, self.sequences.totals()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from collector.batching import Batch, BatchBuilder, Origin
+from collector.completeness import CompletenessTracker
 from collector.dead_letter import DeadLetter
 from collector.dead_letter_store import DeadLetterStore
 from collector.ledger import AckLedger, AckToken
@@ -85,6 +86,7 @@ class BatchWriter:
         flush_interval_s: float,
         spool: DiskSpool | None = None,
         dead_letters: DeadLetterStore | None = None,
+        completeness: CompletenessTracker | None = None,
     ) -> None:
         self._builder = builder
         self._store = store_writer
@@ -95,6 +97,7 @@ class BatchWriter:
         self._flush_interval_s = flush_interval_s
         self._spool = spool
         self._dead_letters = dead_letters
+        self._completeness = completeness
         self._sealed = asyncio.Event()
         self._spool_filled = asyncio.Event()
         self._store_down = False
@@ -151,11 +154,16 @@ class BatchWriter:
         metrics = self._metrics
         metrics.write_seconds_total += time.monotonic() - started
         if stored:
+            self._observe(batch.readings)
             metrics.batches_written += 1
             metrics.readings_written += len(batch.readings)
             metrics.events_written += len(batch.events)
             if batch.readings:
                 metrics.lag_seconds_last = max(0.0, (now_ns() - batch.readings[-1].time_ns) / 1e9)
+
+    def _observe(self, readings: list[Reading]) -> None:
+        if self._completeness is not None and readings:
+            self._completeness.observe(readings)
 
     def _spool_dir(self) -> str:
         return str(self._spool.directory) if self._spool is not None else "<no spool>"
@@ -212,6 +220,7 @@ class BatchWriter:
                 logger.warning("store is back; live batches go straight to it while the spool drains")
                 self._store_down = False
             await asyncio.to_thread(spool.remove, spooled)
+            self._observe(spooled.readings)
             self._metrics.readings_written += len(spooled.readings)
             self._metrics.spool_depth_batches = max(0, self._metrics.spool_depth_batches - 1)
             if self._metrics.spool_depth_batches == 0:
