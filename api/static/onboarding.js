@@ -1,0 +1,218 @@
+// Onboarding: pending sensors of a plant with a sample of their stored readings and a commissioning
+// report; integrators approve (with unit, kind, range, period, class) or reject. Same token as the other pages.
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+const state = { token: null, plant: null, selected: null, sample: null };
+
+class Unauthorized extends Error {}
+
+function el(tag, attrs = {}, ...children) {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.setAttribute("class", value);
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function api(path, { method = "GET", params = {}, body } = {}) {
+  const url = new URL(`/api/v1${path}`, window.location.origin);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 401) throw new Unauthorized("token refused");
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = JSON.stringify((await response.json()).detail); } catch { /* not JSON */ }
+    const error = new Error(`${response.status}: ${detail}`);
+    error.status = response.status;
+    throw error;
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function takeToken() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const token = fragment.get("token");
+  if (token) {
+    localStorage.setItem("ganlink.token", token);
+    fragment.delete("token");
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  return localStorage.getItem("ganlink.token");
+}
+
+function showLogin(message = "") {
+  $("login-error").textContent = message;
+  if (!$("login").open) $("login").showModal();
+}
+
+function setLink(ok, text) {
+  $("link-state").className = `pill ${ok === true ? "pill-ok" : ok === false ? "pill-bad" : "pill-wait"}`;
+  $("link-state").textContent = text;
+}
+
+function notice(text, ok) { $("notice").replaceChildren(el("div", { class: `notice ${ok ? "ok" : "err"}`, text })); }
+
+function age(ms) {
+  const s = Math.max(0, (Date.now() - ms) / 1000);
+  return s < 90 ? `${s.toFixed(0)} s ago` : s < 5400 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
+}
+
+// -- list ------------------------------------------------------------------------------------------
+
+async function loadPending() {
+  const status = $("pick-status").value;
+  let rows;
+  try {
+    rows = await api(`/plants/${state.plant}/pending-sensors`, { params: { status } });
+  } catch (error) {
+    if (error.status === 403) {
+      $("pending-rows").replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "Your role cannot onboard sensors (integrator or admin needed)." })));
+      setLink(false, "no onboarding right");
+      return;
+    }
+    throw error;
+  }
+  $("pending-count").textContent = String(rows.filter((r) => r.status === "pending").length);
+  $("pending-count").className = rows.some((r) => r.status === "pending") ? "badge hot" : "badge";
+  if (!rows.length) {
+    $("pending-rows").replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No pending sensors in this plant." })));
+  } else {
+    $("pending-rows").replaceChildren(...rows.map((row) => {
+      const tr = el("tr", { "data-sensor": row.sensor_id, class: row.sensor_id === state.selected ? "selected" : "" },
+        el("td", {}, el("span", { class: "mono", text: row.sensor_id.split(".").slice(1).join(".") }), row.status === "pending" ? "" : el("span", { class: "muted", text: ` (${row.status})` })),
+        el("td", { class: "num", text: String(row.seen_count) }),
+        el("td", { class: "num", text: row.last_value === null ? "—" : String(row.last_value) }),
+        el("td", { class: "muted", text: age(row.last_seen_ns / 1e6) }));
+      tr.addEventListener("click", () => select(row.sensor_id));
+      return tr;
+    }));
+  }
+  setLink(true, `${rows.length} listed`);
+}
+
+// -- sample and report -----------------------------------------------------------------------------
+
+function drawSample(readings) {
+  const svg = $("sample-chart");
+  svg.replaceChildren();
+  if (readings.length < 2) return;
+  const t0 = readings[0].time_ms, t1 = readings[readings.length - 1].time_ms;
+  const values = readings.map((r) => r.value);
+  let lo = Math.min(...values), hi = Math.max(...values);
+  if (hi === lo) { lo -= 1; hi += 1; }
+  const x = (t) => (600 * (t - t0)) / Math.max(1, t1 - t0);
+  const y = (v) => 150 - (140 * (v - lo)) / (hi - lo);
+  svg.append(el("svg:rect", { x: "0", y: "0", width: "600", height: "160", fill: "#111821" }));
+  svg.append(el("svg:polyline", { points: readings.map((r) => `${x(r.time_ms).toFixed(1)},${y(r.value).toFixed(1)}`).join(" "), fill: "none", stroke: "#3fb6ff", "stroke-width": "1.5", "vector-effect": "non-scaling-stroke" }));
+  svg.append(el("svg:text", { x: "4", y: "12", fill: "#7d8da0", "font-size": "11", text: `max ${hi}` }));
+  svg.append(el("svg:text", { x: "4", y: "156", fill: "#7d8da0", "font-size": "11", text: `min ${lo}` }));
+}
+
+function renderReport(report) {
+  const fmt = (v, unit = "") => (v === null || v === undefined ? "—" : `${+Number(v).toFixed(3)}${unit}`);
+  const facts = [
+    ["readings stored", report.readings], ["over", fmt(report.span_s, " s")], ["usual period", fmt(report.median_period_s, " s")],
+    ["longest gap", fmt(report.longest_gap_s, " s")], ["min / mean / max", `${fmt(report.minimum)} / ${fmt(report.mean)} / ${fmt(report.maximum)}`],
+    ["last value", fmt(report.last)], ["suggested range", report.suggested_range ? `${report.suggested_range[0]} … ${report.suggested_range[1]}` : "—"],
+  ];
+  $("report").replaceChildren(
+    el("div", { class: "kv" }, ...facts.flatMap(([k, v]) => [el("span", { text: k }), el("span", { text: String(v) })])),
+    report.ready ? el("p", { class: "good", text: "✓ nothing argues against approving this sensor" })
+      : el("ul", { class: "findings" }, ...report.findings.map((f) => el("li", { text: f }))));
+}
+
+function prefill(sensorId, report) {
+  const form = $("approve-form");
+  form.reset();
+  form.elements.name.value = sensorId.split(".").pop();
+  if (report.suggested_range) {
+    form.elements.range_min.value = report.suggested_range[0];
+    form.elements.range_max.value = report.suggested_range[1];
+  }
+  if (report.median_period_s) form.elements.sample_period_s.value = +report.median_period_s.toFixed(3);
+}
+
+async function select(sensorId) {
+  state.selected = sensorId;
+  for (const row of document.querySelectorAll("#pending-rows tr")) row.classList.toggle("selected", row.dataset.sensor === sensorId);
+  const sample = await api(`/pending-sensors/${sensorId}/sample`);
+  state.sample = sample;
+  $("sample").hidden = false;
+  $("sample-title").textContent = sensorId;
+  drawSample(sample.readings);
+  renderReport(sample.report);
+  prefill(sensorId, sample.report);
+  $("approve").disabled = sample.status !== "pending";
+  $("reject").disabled = sample.status !== "pending";
+}
+
+async function approve() {
+  const form = $("approve-form");
+  if (!form.reportValidity()) return;
+  const data = Object.fromEntries(new FormData(form).entries());
+  const body = {
+    name: data.name, unit: data.unit, kind: data.kind, data_class: Number(data.data_class),
+    range_min: Number(data.range_min), range_max: Number(data.range_max),
+    sample_period_s: Number(data.sample_period_s), key: data.key === "true",
+  };
+  try {
+    const info = await api(`/pending-sensors/${state.selected}/approve`, { method: "POST", body });
+    notice(`approved: ${info.sensor_id} is now registered (${info.unit}, ${info.kind})`, true);
+    $("sample").hidden = true;
+    state.selected = null;
+    await loadPending();
+  } catch (error) {
+    notice(`approve failed — ${error.message}`, false);
+  }
+}
+
+async function reject() {
+  try {
+    await api(`/pending-sensors/${state.selected}/reject`, { method: "POST" });
+    notice(`rejected: ${state.selected}; its later readings are no longer listed`, true);
+    $("sample").hidden = true;
+    state.selected = null;
+    await loadPending();
+  } catch (error) {
+    notice(`reject failed — ${error.message}`, false);
+  }
+}
+
+async function start() {
+  $("login-form").addEventListener("submit", () => {
+    localStorage.setItem("ganlink.token", $("login-token").value.trim());
+    window.location.reload();
+  });
+  $("logout").addEventListener("click", () => { localStorage.removeItem("ganlink.token"); window.location.reload(); });
+  $("approve").addEventListener("click", approve);
+  $("reject").addEventListener("click", reject);
+  $("pick-status").addEventListener("change", () => loadPending());
+  $("pick-plant").addEventListener("change", () => {
+    state.plant = $("pick-plant").value;
+    $("sample").hidden = true;
+    loadPending();
+  });
+  state.token = takeToken();
+  if (!state.token) { showLogin(); return; }
+  try {
+    const me = await api("/me");
+    $("who").textContent = `${me.name} · ${me.role}`;
+    const plants = await api("/plants");
+    $("pick-plant").replaceChildren(...plants.map((p) => el("option", { value: p.id, text: p.name })));
+    state.plant = plants.length ? plants[0].id : null;
+    if (state.plant) await loadPending();
+    document.body.dataset.loaded = "true";
+  } catch (error) {
+    if (error instanceof Unauthorized) { showLogin("The token was refused; sign in again."); return; }
+    setLink(false, "error");
+    notice(String(error.message || error), false);
+  }
+}
+
+start();
