@@ -9,6 +9,8 @@ Example (deploy/gateway/guixi-smelter.yaml)::
     seed: 7
     speed: 1.0
     faults: {per_sensor_per_day: 2.0}  # optional; overrides the plant file's simulation.faults
+    simulate: true              # run the simulated plant (false: only the field devices below)
+    devices: [profiles/kiln-drive-plc.yaml]   # device profiles, relative to this file
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class GatewayConfig(BaseModel):
     seed: int = 0
     speed: float = Field(1.0, gt=0)
     faults: FaultSettings | None = None
+    simulate: bool = Field(True, description="run the plant simulator as one of the connectors")
+    devices: list[Path] = Field(default_factory=list, description="device profiles (Modbus, ...) to poll")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
 
 

@@ -10,16 +10,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ganlink.assets import PlantFile
+from ganlink.errors import ConfigError
 from ganlink.schema import Reading
-from gateway.config import OutboxConfig
+from gateway.config import GatewayConfig, OutboxConfig, outbox_path, resolve_plant_file
 from gateway.connectors.base import Connector
+from gateway.connectors.factory import connector_from_profile
 from gateway.connectors.simulated import SimulatedPlant
 from gateway.forwarder import StoreAndForward
 from gateway.outbox import Outbox
 from gateway.publisher import GatewayPublisher
 from gateway.simulator import FaultSettings
 
-__all__ = ["nominal_rate", "open_outbox", "run_gateway", "run_simulated_gateway"]
+__all__ = ["nominal_rate", "open_outbox", "run_from_config", "run_gateway", "run_simulated_gateway"]
 
 log = logging.getLogger(__name__)
 
@@ -143,4 +145,39 @@ async def run_simulated_gateway(
         backfill_readings_per_s=outbox.backfill_readings_per_s if outbox is not None else 20_000.0,
         connect_timeout_s=connect_timeout_s,
         drain_timeout_s=drain_timeout_s,
+    )
+
+
+async def run_from_config(config: GatewayConfig, config_path: Path, *, data_dir: Path, stop: asyncio.Event) -> None:
+    """``ganlink gateway run``: the simulator and/or the device profiles of one gateway YAML."""
+    plant_file = resolve_plant_file(config.plant, config_path.parent)
+    outbox = config.outbox.model_copy(update={"path": outbox_path(config, config_path, data_dir)})
+    devices = [connector_from_profile(p if p.is_absolute() else config_path.parent / p) for p in config.devices]
+    if config.simulate:
+        await run_simulated_gateway(
+            plant_file,
+            config.mqtt_url,
+            seed=config.seed,
+            speed=config.speed,
+            stop=stop,
+            gateway=config.gateway,
+            faults=config.faults,
+            outbox=outbox,
+            data_dir=data_dir,
+            extra_connectors=devices,
+        )
+        return
+    if not devices:
+        raise ConfigError("simulate is false and no devices are listed: nothing to read", path=str(config_path))
+    gateway_id = config.gateway or plant_file.plant.gateway
+    rate = sum(getattr(device, "nominal_readings_per_s", 10.0) for device in devices)
+    store = open_outbox(outbox, gateway=gateway_id, data_dir=data_dir, readings_per_s=rate) if outbox.enabled else None
+    await run_gateway(
+        devices,
+        gateway=gateway_id,
+        plant=plant_file.plant.id,
+        mqtt_url=config.mqtt_url,
+        stop=stop,
+        outbox=store,
+        backfill_readings_per_s=outbox.backfill_readings_per_s,
     )

@@ -30,18 +30,12 @@ def _parse_start(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gateway.config import (  # noqa: PLC0415 - services load lazily
-        load_gateway_config,
-        outbox_path,
-        resolve_plant_file,
-    )
-    from gateway.service import run_simulated_gateway  # noqa: PLC0415 - services load lazily
+    from gateway.config import load_gateway_config  # noqa: PLC0415 - services load lazily
+    from gateway.service import run_from_config  # noqa: PLC0415 - services load lazily
 
     settings = get_settings()
     config_path = Path(args.config)
     config = load_gateway_config(config_path, settings)
-    plant_file = resolve_plant_file(config.plant, config_path.parent)
-    outbox = config.outbox.model_copy(update={"path": outbox_path(config, config_path, settings.data_dir)})
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -49,17 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(signum, stop.set)
-        await run_simulated_gateway(
-            plant_file,
-            config.mqtt_url,
-            seed=config.seed,
-            speed=config.speed,
-            stop=stop,
-            gateway=config.gateway,
-            faults=config.faults,
-            outbox=outbox,
-            data_dir=settings.data_dir,
-        )
+        await run_from_config(config, config_path, data_dir=settings.data_dir, stop=stop)
 
     asyncio.run(main())
     return 0
@@ -79,7 +63,9 @@ def _simulate(args: argparse.Namespace) -> int:
     end_ns = start_ns + int(args.hours * 3600) * 1_000_000_000
     total_ticks = int(args.hours * 3600)
     with Progress(
-        TextColumn(f"simulating {plant_file.plant.id}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn(f"simulating {plant_file.plant.id}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
         TimeRemainingColumn(),
     ) as progress:
         task = progress.add_task("simulate", total=total_ticks)
@@ -136,6 +122,77 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scan(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table as RichTable  # noqa: PLC0415
+
+    from gateway.connectors.modbus_registers import Table  # noqa: PLC0415 - services load lazily
+    from gateway.onboarding import scan_modbus  # noqa: PLC0415
+
+    url = urlsplit(args.url)
+    if url.scheme != "modbus" or not url.hostname:
+        raise ConfigError(f"scan needs modbus://host:port, got {args.url!r}")
+    rows = asyncio.run(
+        scan_modbus(
+            url.hostname, url.port or 502, unit=args.unit, table=Table(args.table), start=args.start, count=args.count
+        )
+    )
+    last = args.start + args.count - 1
+    table = RichTable(title=f"{args.url} unit {args.unit}, {args.table} registers {args.start}..{last}")
+    for column in ("address", "raw", "int16", "float32", "float32 (word swap)", "int32", "int32 (word swap)"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            *(
+                "-" if v is None else str(v)
+                for v in (
+                    row.address,
+                    row.raw,
+                    row.int16,
+                    row.float32,
+                    row.float32_swapped,
+                    row.int32,
+                    row.int32_swapped,
+                )
+            )
+        )
+    Console().print(table)
+    return 0
+
+
+def _commission(args: argparse.Namespace) -> int:
+    from gateway.commissioning import format_report  # noqa: PLC0415 - services load lazily
+    from gateway.onboarding import commission_profile  # noqa: PLC0415
+
+    device, reports = asyncio.run(commission_profile(Path(args.profile), seconds=args.seconds))
+    print(format_report(device, reports))
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "sensor": r.sensor,
+                        "passed": r.passed,
+                        "samples": r.samples,
+                        "rate_per_s": round(r.rate_per_s, 3),
+                        "expected_per_s": r.expected_per_s,
+                        "outside_range": r.outside_range,
+                        "noise": r.noise,
+                        "suggested_deadband": r.suggested_deadband,
+                        "skew_ms": r.skew_ms,
+                        "read_errors": r.read_errors,
+                        "problems": r.problems,
+                        "warnings": r.warnings,
+                    }
+                    for r in reports
+                ]
+            )
+        )
+    return 0 if all(r.passed for r in reports) else 1
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("gateway", help="gateway commands")
 
@@ -163,3 +220,17 @@ def register(commands: Any) -> None:
     status.add_argument("--outbox", help="outbox file instead of a config")
     status.add_argument("--json", action="store_true", help="one JSON object")
     status.set_defaults(run=_status)
+
+    scan = sub.add_parser("scan", help="read a Modbus register range and show candidate values")
+    scan.add_argument("url", metavar="modbus://HOST:PORT")
+    scan.add_argument("--unit", type=int, default=1, help="Modbus unit id")
+    scan.add_argument("--table", choices=["holding", "input"], default="holding")
+    scan.add_argument("--start", type=int, default=0, help="first register address")
+    scan.add_argument("--count", type=int, default=20, help="how many registers")
+    scan.set_defaults(run=_scan)
+
+    commission = sub.add_parser("commission", help="run a device profile against the live device and report")
+    commission.add_argument("profile", metavar="PROFILE.yaml")
+    commission.add_argument("--seconds", type=float, default=60.0, help="how long to sample")
+    commission.add_argument("--json", action="store_true", help="also print the report as JSON (last line)")
+    commission.set_defaults(run=_commission)

@@ -95,6 +95,11 @@ class ModbusConnector:
         self._filters = {p.id: ReportFilter(p.deadband, int(p.max_silence_s * 1e9)) for p in profile.sensors}
         self._period_s = {p.id: p.poll_period_s or profile.poll_period_s for p in profile.sensors}
 
+    @property
+    def nominal_readings_per_s(self) -> float:
+        """Readings per second when every point is reported at each poll (deadband off)."""
+        return sum(1 / period for period in self._period_s.values())
+
     async def __aenter__(self) -> Self:
         from pymodbus.client import AsyncModbusTcpClient  # noqa: PLC0415 - optional extra
 

@@ -1,7 +1,9 @@
-"""Gateway test helpers: a plain paho subscriber that records what the broker delivers."""
+"""Gateway test helpers: a plain paho subscriber recording what the broker delivers, and a real
+pymodbus device on its own thread."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +11,10 @@ from collections.abc import Callable, Iterator
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from ganlink.servers import free_port, wait_for_port
 
 
 class Listener:
@@ -67,3 +73,49 @@ def listen() -> Iterator[Callable[..., Listener]]:
     yield make
     for listener in made:
         listener.close()
+
+
+class ThreadedModbusDevice:
+    """A real pymodbus TCP server on its own thread and event loop (for code that runs its own loop)."""
+
+    def __init__(self, holding: list[int], inputs: list[int], coils: list[bool], holding_start: int = 100) -> None:
+        self.port = free_port()
+        device = SimDevice(
+            id=1,
+            simdata=(
+                [SimData(0, values=coils, datatype=DataType.BITS)],
+                [SimData(0, values=[False] * 8, datatype=DataType.BITS)],
+                [SimData(holding_start, values=holding, datatype=DataType.REGISTERS)],
+                [SimData(0, values=inputs, datatype=DataType.REGISTERS)],
+            ),
+        )
+        self._device = device
+        self._server: ModbusTcpServer | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._serve(),), daemon=True)
+        self._thread.start()
+        wait_for_port(self.port, 10)
+
+    async def _serve(self) -> None:
+        self._server = ModbusTcpServer(self._device, address=("127.0.0.1", self.port))
+        await self._server.serve_forever()
+
+    def close(self) -> None:
+        assert self._server is not None
+        asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@pytest.fixture
+def threaded_modbus() -> Iterator[Callable[..., ThreadedModbusDevice]]:
+    """Make real Modbus devices (``threaded_modbus(holding, inputs, coils)``), closed after the test."""
+    made: list[ThreadedModbusDevice] = []
+
+    def make(holding: list[int], inputs: list[int], coils: list[bool]) -> ThreadedModbusDevice:
+        made.append(ThreadedModbusDevice(holding, inputs, coils))
+        return made[-1]
+
+    yield make
+    for device in made:
+        device.close()
