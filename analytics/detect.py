@@ -36,7 +36,7 @@ DAY_S = 86_400.0
 MAX_SEASON = 20_000
 """Longest season in readings a detector keeps a profile for (memory per sensor)."""
 
-ALARM_P_VALUE = 1e-3
+ALARM_P_VALUE = 3e-4
 """Combined tail probability at which an incident opens (the only threshold; not fitted to labels)."""
 
 
@@ -115,8 +115,8 @@ def choose_detector(name: str | None, columns: Sequence[str], step_s: float) -> 
     if name == "seasonal" and len(columns) == 1:
         return make_detector("seasonal", seasons=seasons)
     if name == "combined":
-        # per-sensor level shifts; the PCA detector is offered but not in the default (see docs/analytics.md)
-        return make_detector("combined", univariate="shift", multivariate="")
+        # per-sensor level shifts plus PCA across the device's sensors (see docs/analytics.md)
+        return make_detector("combined", univariate="shift", multivariate="pca")
     detector = make_detector(name)
     if len(columns) > 1 and getattr(detector, "univariate", False):
         return make_detector("combined", univariate=name, multivariate="")

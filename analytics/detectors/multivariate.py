@@ -4,9 +4,10 @@ Readings are standardized with the mean and spread of a rolling window of recent
 detector did not find anomalous, and projected on that window's principal components (refit every
 ``refit_every`` readings). The statistic is Hotelling's T-squared on the kept components plus the
 residual Q, each in units of its in-window mean, averaged over the last ``short_window`` readings.
-Its tail probability comes from the same statistic over the fitting window (empirical with an
-exponential tail), so no Gaussian assumption is made. Readings scoring above ``exclude_score`` never
-enter the fitting window, so an ongoing fault is not learned as normal.
+Its tail probability comes from the statistic's own out-of-sample history (each reading is scored
+before it is learned; empirical body, exponential tail), which joins the calibration ``delay``
+readings late so a fault in progress is judged against the time before it. Readings scoring at or
+above ``exclude_score`` never enter the fitting window, so an ongoing fault is not fitted as normal.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class PCADetector(Detector):
         short_window: readings the statistic is averaged over.
         exclude_score: readings scoring at or above this never enter the fitting window.
         warmup: readings before the first fit (scores 0 until then).
+        long_window: statistics kept to calibrate the tail.
+        delay: readings a statistic waits before it joins the calibration.
     """
 
     univariate = False
@@ -46,12 +49,14 @@ class PCADetector(Detector):
     def __init__(
         self,
         *,
-        window: int = 400,
+        window: int = 300,
         refit_every: int = 50,
         variance: float = 0.95,
         short_window: int = 10,
         exclude_score: float = 0.25,
-        warmup: int = 200,
+        warmup: int = 100,
+        long_window: int = 2000,
+        delay: int = 60,
     ) -> None:
         super().__init__(
             window=window,
@@ -60,18 +65,21 @@ class PCADetector(Detector):
             short_window=short_window,
             exclude_score=exclude_score,
             warmup=warmup,
+            long_window=long_window,
+            delay=delay,
         )
         if warmup < 20 or window < warmup:
             raise ValueError(f"need 20 <= warmup={warmup} <= window={window}")
-        self.window = window
         self.refit_every = refit_every
         self.variance = variance
-        self.short_window = short_window
         self.exclude_score = exclude_score
         self.warmup = warmup
+        self.delay = delay
         self._columns: tuple[str, ...] | None = None
         self._normal: deque[Vector] = deque(maxlen=window)
         self._recent: deque[float] = deque(maxlen=short_window)
+        self._pending: deque[float] = deque()
+        self._calibration = TailWindow(long_window)
         self._since_fit = 0
         self._fitted = False
         self._center: Vector = np.zeros(0)
@@ -79,8 +87,7 @@ class PCADetector(Detector):
         self._components: Vector = np.zeros((0, 0))
         self._inv_eigen: Vector = np.zeros(0)
         self._t2_mean = 1.0
-        self._q_mean = 1.0
-        self._calibration = TailWindow(window, min_count=20)
+        self._q_mean = math.inf
 
     def _vector(self, x: Any) -> Vector | None:
         if isinstance(x, Mapping):
@@ -121,8 +128,12 @@ class PCADetector(Detector):
             return
         if self._fitted:
             statistic = self._statistic(vector)
-            anomalous = surprise(self._calibration.upper_tail(self._smoothed(statistic))) >= self.exclude_score
+            smoothed = self._smoothed(statistic)
+            anomalous = surprise(self._calibration.upper_tail(smoothed)) >= self.exclude_score
             self._recent.append(statistic)
+            self._pending.append(smoothed)
+            if len(self._pending) > self.delay:
+                self._calibration.push(self._pending.popleft())
             if anomalous:
                 return
         self._normal.append(vector)
@@ -142,20 +153,13 @@ class PCADetector(Detector):
         self._inv_eigen = 1.0 / np.maximum(np.asarray(pca.explained_variance_, dtype=np.float64), 1e-9)
         projected = z @ self._components.T
         t2 = np.einsum("ij,ij->i", projected * self._inv_eigen, projected)
-        residual = z - projected @ self._components
-        q = np.einsum("ij,ij->i", residual, residual)
         self._t2_mean = max(float(t2.mean()), 1e-9)
-        # with every component kept Q is rounding noise: leave it out rather than amplify it
-        self._q_mean = float(q.mean()) if self._components.shape[0] < z.shape[1] else math.inf
-        self._q_mean = self._q_mean if self._q_mean > 1e-9 else math.inf
-        statistic = t2 / self._t2_mean + q / self._q_mean
-        k = self.short_window
-        smoothed = np.convolve(statistic, np.ones(k) / k, mode="valid") if len(statistic) >= k else statistic
-        calibration = TailWindow(self.window, min_count=20)
-        for value in smoothed.tolist():
-            calibration.push(value)
-        self._calibration = calibration
-        if not self._fitted:
-            self._recent.extend(statistic[-k:].tolist())
+        if self._components.shape[0] < z.shape[1]:
+            residual = z - projected @ self._components
+            q_mean = float(np.einsum("ij,ij->i", residual, residual).mean())
+            # with every component kept Q is rounding noise: leave it out rather than amplify it
+            self._q_mean = q_mean if q_mean > 1e-9 else math.inf
+        else:
+            self._q_mean = math.inf
         self._fitted = True
         self._since_fit = 0
