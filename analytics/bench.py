@@ -96,22 +96,22 @@ def run(args: argparse.Namespace) -> int:
     combined = _rate(lambda: choose_detector(None, SENSORS, 1.0), fleet, seconds, per_sensor=False)
     seasonal = _rate(lambda: make_detector("seasonal", seasons=(600,)), fleet, seconds / 4, per_sensor=True)
     shift = _rate(lambda: make_detector("shift"), fleet, seconds / 4, per_sensor=True)
-    with_pca = _rate(
-        lambda: make_detector("combined", univariate="shift", multivariate="pca"), fleet, seconds / 4, per_sensor=False
+    without_pca = _rate(
+        lambda: make_detector("combined", univariate="shift", multivariate=""), fleet, seconds / 4, per_sensor=False
     )
     result = {
         "readings_per_s_per_core": round(combined),
-        "detector": "combined (per-sensor level shift, Bonferroni)",
+        "detector": "combined: per-sensor level shift + device PCA, Bonferroni",
         "seasonal_readings_per_s": round(seasonal),
         "shift_readings_per_s": round(shift),
-        "combined_with_pca_readings_per_s": round(with_pca),
+        "combined_without_pca_readings_per_s": round(without_pca),
         "sensors_per_device": len(SENSORS),
         "cpu_seconds": seconds,
     }
     print(f"combined detector: {result['readings_per_s_per_core']:,} readings/s per core")
     print(f"seasonal alone: {result['seasonal_readings_per_s']:,}/s")
     print(f"level shift alone: {result['shift_readings_per_s']:,}/s")
-    print(f"combined with PCA: {result['combined_with_pca_readings_per_s']:,} readings/s per core")
+    print(f"combined without PCA: {result['combined_without_pca_readings_per_s']:,} readings/s per core")
     if args.json:
         print(json.dumps(result))
     return 0
