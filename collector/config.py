@@ -63,6 +63,9 @@ class CollectorConfig:
     # Plant files declaring which gateway serves which plant (default: the bundled plants).
     plant_files: tuple[Path, ...] | None = None
     completeness_window_s: float = 60.0
+    # Sparkplug B input; its births are per-collector state, so with several collectors enable it on one.
+    sparkplug: bool = True
+    sparkplug_host_id: str = "ganlink-collector"
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from collector.attribution import GatewayPlants
 from collector.dead_letter import DeadLetter, reading_payload
+from collector.sparkplug import SPARKPLUG_ROOT, SparkplugState
 from ganlink.errors import MessageRejected
 from ganlink.schema import AnomalyEvent, Reading, parse_anomaly, parse_telemetry
 
@@ -25,10 +26,27 @@ class Intake:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     gateway: str | None = None
     seq: int | None = None
+    # Messages to publish back (QoS 0), e.g. a Sparkplug rebirth request: (topic, payload).
+    commands: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def _whole(reason: str, detail: str, topic: str, payload: bytes, now_ns: int) -> Intake:
     return Intake(dead_letters=[DeadLetter.of_message(reason, detail, topic, payload, now_ns)])
+
+
+def _read_sparkplug(state: SparkplugState, topic: str, payload: bytes, now_ns: int, max_skew_ns: int) -> Intake:
+    try:
+        decoded = state.decode(topic, payload, now_ns=now_ns, max_skew_ns=max_skew_ns)
+    except MessageRejected as exc:
+        return _whole(exc.reason, exc.detail, topic, payload, now_ns)
+    if decoded is None:
+        return Intake()
+    dead_letters = [
+        DeadLetter.of_message("bad-reading", f"metric {label}: {why}", topic, payload, now_ns)
+        for label, why in decoded.refused
+    ]
+    commands = [decoded.rebirth] if decoded.rebirth else []
+    return Intake(decoded.readings, [], dead_letters, decoded.gateway, None, commands)
 
 
 def read_message(
@@ -39,11 +57,14 @@ def read_message(
     max_skew_ns: int,
     max_payload_bytes: int,
     gateway_plants: GatewayPlants | None = None,
+    sparkplug: SparkplugState | None = None,
 ) -> Intake:
-    """Validate a telemetry or anomaly message; never raises for bad input, dead-letters it instead."""
+    """Validate a telemetry, anomaly or Sparkplug B message; never raises for bad input, dead-letters it."""
     if len(payload) > max_payload_bytes:
         detail = f"payload is {len(payload)} bytes, the limit is {max_payload_bytes}"
         return _whole("too-large", detail, topic, payload, now_ns)
+    if sparkplug is not None and topic.startswith(f"{SPARKPLUG_ROOT}/"):
+        return _read_sparkplug(sparkplug, topic, payload, now_ns, max_skew_ns)
     try:
         if topic.endswith("/telemetry"):
             message = parse_telemetry(topic, payload, now_ns=now_ns, max_skew_ns=max_skew_ns)

@@ -9,6 +9,7 @@ bounded (MQTT v5 Receive Maximum; with 3.1.1 the broker's own ``max_inflight_mes
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from collector.dead_letter import DeadLetter
 from collector.intake import read_message
 from collector.ledger import AckLedger, AckToken, SequenceLedger
 from collector.metrics import CollectorMetrics
+from collector.sparkplug import SPARKPLUG_ROOT, SPARKPLUG_SUBSCRIPTIONS, DeviceAreas, SparkplugState
 from ganlink.assets import bundled_plant_files
 from ganlink.errors import GanlinkError
 from ganlink.timestamps import now_ns
@@ -89,9 +91,9 @@ class MqttSource:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._accepting = True
-        self._gateway_plants = GatewayPlants.from_plant_files(
-            config.plant_files if config.plant_files is not None else bundled_plant_files()
-        )
+        plant_files = config.plant_files if config.plant_files is not None else tuple(bundled_plant_files())
+        self._gateway_plants = GatewayPlants.from_plant_files(plant_files)
+        self._sparkplug = SparkplugState(DeviceAreas.from_plant_files(plant_files)) if config.sparkplug else None
         self._client = self._build_client()
 
     def _build_client(self) -> paho.Client:
@@ -106,6 +108,8 @@ class MqttSource:
         )
         if config.mqtt_username:
             client.username_pw_set(config.mqtt_username, config.mqtt_password)
+        if config.sparkplug:
+            client.will_set(self._state_topic, self._state_body(online=False), qos=1, retain=True)
         client.max_inflight_messages_set(max(20, config.inflight_window // 10))
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
@@ -115,12 +119,22 @@ class MqttSource:
         return client
 
     @property
+    def _state_topic(self) -> str:
+        return f"{SPARKPLUG_ROOT}/STATE/{self._config.sparkplug_host_id}"
+
+    @staticmethod
+    def _state_body(*, online: bool) -> bytes:
+        return json.dumps({"online": online, "timestamp": now_ns() // 1_000_000}).encode()
+
+    @property
     def subscriptions(self) -> list[str]:
         filters = [TELEMETRY_SUBSCRIPTION]
         if self._config.subscribe_anomalies:
             filters.append(ANOMALY_SUBSCRIPTION)
         group = self._config.share_group
-        return [shared_subscription(f, group) if group else f for f in filters]
+        shared = [shared_subscription(f, group) if group else f for f in filters]
+        # Sparkplug births and aliases are per-collector state: never split across a share group.
+        return shared + (list(SPARKPLUG_SUBSCRIPTIONS) if self._config.sparkplug else [])
 
     async def open(self, timeout_s: float = 15.0) -> None:
         """Connect, subscribe and start the network thread; raises BrokerUnavailable."""
@@ -173,6 +187,8 @@ class MqttSource:
         self._connected.set()
         session = getattr(flags, "session_present", False)
         logger.info("connected to the broker (connection %d, session present: %s)", connection, session)
+        if self._config.sparkplug:
+            client.publish(self._state_topic, self._state_body(online=True), qos=1, retain=True)
         client.subscribe([(topic, 1) for topic in self.subscriptions])
 
     def _on_subscribe(self, _client: paho.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any) -> None:
@@ -199,7 +215,10 @@ class MqttSource:
             max_skew_ns=config.max_skew_ns,
             max_payload_bytes=config.max_payload_bytes,
             gateway_plants=self._gateway_plants,
+            sparkplug=self._sparkplug,
         )
+        for topic, body in intake.commands:
+            self._client.publish(topic, body, qos=0)
         metrics = self._metrics
         metrics.messages_received += 1
         metrics.readings_received += len(intake.readings)
