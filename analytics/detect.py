@@ -21,11 +21,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analytics.detectors import AlarmGate, Detector, make_detector, surprise
+from analytics.detectors import DETECTORS, AlarmGate, Detector, make_detector, surprise
 from analytics.detectors.combined import DeviceCombiner
 from ganlink.errors import ConfigError
 
-__all__ = ["Recording", "choose_detector", "read_recording", "run", "score_recording", "seasons_for_step"]
+__all__ = [
+    "Recording",
+    "check_detector_name",
+    "choose_detector",
+    "read_recording",
+    "run",
+    "score_recording",
+    "seasons_for_step",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,23 +116,32 @@ def seasons_for_step(step_s: float) -> tuple[int, ...]:
 
 
 def choose_detector(name: str | None, columns: Sequence[str], step_s: float) -> Detector:
-    """The detector for a recording: ``seasonal`` for one column, ``combined`` for several."""
+    """The detector for a recording: ``seasonal`` for one column, ``combined`` for several.
+
+    A univariate detector named for several columns runs per column inside ``combined``.
+    """
     seasons = seasons_for_step(step_s)
     if name is None:
         name = "seasonal" if len(columns) == 1 else "combined"
-    if name == "seasonal" and len(columns) == 1:
-        return make_detector("seasonal", seasons=seasons)
+    check_detector_name(name)
+    params: dict[str, object] = {"seasons": seasons} if name == "seasonal" else {}
     if name == "combined":
         # per-sensor level shifts plus PCA across the device's sensors (see docs/analytics.md)
         return make_detector("combined", univariate="shift", multivariate="pca")
-    detector = make_detector(name)
-    if len(columns) > 1 and getattr(detector, "univariate", False):
-        return make_detector("combined", univariate=name, multivariate="")
+    detector = make_detector(name, **params)
+    if len(columns) > 1 and detector.univariate:
+        return make_detector("combined", univariate=name, univariate_params=params, multivariate="")
     return detector
 
 
-def _observation(columns: Sequence[str], row: Sequence[float]) -> float | dict[str, float]:
-    if len(columns) == 1:
+def check_detector_name(name: str | None) -> None:
+    """Raise ``ConfigError`` naming the registered detectors when ``name`` is not one of them."""
+    if name is not None and name not in DETECTORS:
+        raise ConfigError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
+
+
+def _observation(model: Detector, columns: Sequence[str], row: Sequence[float]) -> float | dict[str, float]:
+    if model.univariate:
         return row[0]
     return dict(zip(columns, row, strict=True))
 
@@ -145,8 +162,8 @@ def score_recording(
             model = choose_detector(detector, recording.columns, statistics.median(steps) if steps else math.nan)
             log.debug("detector %r for %d columns", model, len(recording.columns))
             for past in recording.rows[:i]:
-                model.learn_one(_observation(recording.columns, past))
-        x = _observation(recording.columns, row)
+                model.learn_one(_observation(model, recording.columns, past))
+        x = _observation(model, recording.columns, row)
         # one incident per sensor (and per device model): a sensor already in alarm masks no other
         parts = model.part_scores(x) if isinstance(model, DeviceCombiner) else {"": model.score_one(x)}
         model.learn_one(x)
@@ -160,11 +177,12 @@ def score_recording(
 
 def run(args: argparse.Namespace) -> int:
     """CLI entry: score ``args.input`` into ``args.output``."""
+    check_detector_name(args.detector)
     recording = read_recording(Path(args.input))
     train_rows = _train_rows(os.environ.get("EVAL_TRAIN_ROWS"))
     output = Path(args.output)
     with output.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("timestamp", "score", "anomaly"))
         for stamp, (score, flag) in zip(
             recording.timestamps, score_recording(recording, detector=args.detector, train_rows=train_rows), strict=True

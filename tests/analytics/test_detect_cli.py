@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.detectors import DETECTORS
 from ganlink.cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "anomaly"
@@ -72,3 +73,30 @@ def test_detect_scores_several_columns_with_epoch_timestamps(tmp_path: Path) -> 
     assert len(flags) == 1200
     assert any(flags[900:960]), "the pressure step is flagged within a minute"
     assert not any(flags[:900])
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+@pytest.mark.parametrize("columns", [1, 3])
+def test_every_registered_detector_can_be_named(tmp_path: Path, name: str, columns: int) -> None:
+    rows = [["timestamp", *(f"sensor-{c}" for c in range(columns))]]
+    for t in range(400):
+        rows.append(
+            [f"2026-11-27T09:{t // 60:02d}:{t % 60:02d}", *(f"{math.sin(t / (5 + c)):.5f}" for c in range(columns))]
+        )
+    source = tmp_path / "in.csv"
+    with source.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    target = tmp_path / "out.csv"
+    assert main(["analytics", "detect", str(source), str(target), "--detector", name]) == 0
+    output = _read(target)
+    assert len(output) == 401
+    assert all(0.0 <= float(row[1]) <= 1.0 and row[2] in {"0", "1"} for row in output[1:])
+
+
+def test_unknown_detector_is_refused_before_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("timestamp,value\n2026-11-27T09:00:00,1\n")
+    target = tmp_path / "out.csv"
+    assert main(["analytics", "detect", str(source), str(target), "--detector", "crystal-ball"]) == 2
+    assert "known: combined" in capsys.readouterr().err
+    assert not target.exists()
