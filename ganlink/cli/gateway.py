@@ -193,6 +193,27 @@ def _commission(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in reports) else 1
 
 
+def _browse(args: argparse.Namespace) -> int:
+    from gateway.onboarding import browse_opcua, draft_opcua_profile  # noqa: PLC0415 - services load lazily
+
+    if not args.url.startswith("opc.tcp://"):
+        raise ConfigError(f"browse needs an opc.tcp:// URL, got {args.url!r}")
+    parts = args.device.split("/")
+    if len(parts) != 4:
+        raise ConfigError(f"--device must be plant/area/line/device, got {args.device!r}")
+    variables = asyncio.run(browse_opcua(args.url))
+    for variable in variables:
+        value = "-" if variable.value is None else f"{variable.value:g}"
+        unit = variable.unit or "?"
+        print(f"{variable.node:<40} {variable.path:<50} {variable.data_type:<8} {value:>12} {unit}")
+    print(f"{len(variables)} numeric variables")
+    if args.out:
+        draft = draft_opcua_profile(args.url, variables, (parts[0], parts[1], parts[2], parts[3]))
+        Path(args.out).write_text(draft, encoding="utf-8")
+        print(f"draft profile written to {args.out}: fill in the units and ranges, then commission it")
+    return 0
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("gateway", help="gateway commands")
 
@@ -228,6 +249,14 @@ def register(commands: Any) -> None:
     scan.add_argument("--start", type=int, default=0, help="first register address")
     scan.add_argument("--count", type=int, default=20, help="how many registers")
     scan.set_defaults(run=_scan)
+
+    browse = sub.add_parser("browse", help="list an OPC UA server's variables and write a draft device profile")
+    browse.add_argument("url", metavar="opc.tcp://HOST:PORT/PATH")
+    browse.add_argument("--out", help="write a draft device profile here")
+    browse.add_argument(
+        "--device", default="plant/area/line/device", help="where the readings go: plant/area/line/device slugs"
+    )
+    browse.set_defaults(run=_browse)
 
     commission = sub.add_parser("commission", help="run a device profile against the live device and report")
     commission.add_argument("profile", metavar="PROFILE.yaml")

@@ -26,6 +26,7 @@ __all__ = ["CONNECTORS", "Connector", "MissingExtra", "load_connector_class", "r
 CONNECTORS: dict[str, tuple[str, str, str | None]] = {
     "simulator": ("gateway.connectors.simulated", "SimulatedPlant", None),
     "modbus": ("gateway.connectors.modbus", "ModbusConnector", "modbus"),
+    "opcua": ("gateway.connectors.opcua", "OpcUaConnector", "opcua"),
 }
 
 

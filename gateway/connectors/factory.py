@@ -12,6 +12,8 @@ from gateway.yaml_errors import line_of
 
 __all__ = ["connector_from_profile", "profile_kind"]
 
+_LIBRARIES = {"modbus": "pymodbus", "opcua": "asyncua"}
+
 
 def profile_kind(path: Path) -> str:
     """The ``connector:`` kind a profile declares; ConfigError with the line when unknown."""
@@ -34,14 +36,18 @@ def profile_kind(path: Path) -> str:
 
 
 def connector_from_profile(path: Path) -> Connector:
-    """A ready-to-enter connector for the device ``path`` describes."""
+    """A ready-to-enter connector for the device ``path`` describes (profile checked first)."""
     kind = profile_kind(path)
-    module, _class_name, extra = CONNECTORS[kind]
-    if kind == "modbus":
-        assert extra is not None
-        require_extra(kind, "pymodbus", extra)
-        from gateway.connectors.modbus import ModbusConnector  # noqa: PLC0415 - optional extra
-        from gateway.connectors.profile import load_profile  # noqa: PLC0415
+    _module, _class_name, extra = CONNECTORS[kind]
+    if extra is not None:
+        require_extra(kind, _LIBRARIES[kind], extra)
+    from gateway.connectors.profile import ModbusProfile, load_profile  # noqa: PLC0415
 
-        return ModbusConnector(load_profile(path))
-    raise ConfigError(f"no profile loader for connector {kind!r} ({module})", path=str(path))
+    profile = load_profile(path)
+    if isinstance(profile, ModbusProfile):
+        from gateway.connectors.modbus import ModbusConnector  # noqa: PLC0415 - optional extra
+
+        return ModbusConnector(profile)
+    from gateway.connectors.opcua import OpcUaConnector  # noqa: PLC0415 - optional extra
+
+    return OpcUaConnector(profile)

@@ -10,14 +10,25 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
 
 from ganlink.errors import ConfigError
 from ganlink.topics import DevicePath
 from gateway.connectors.modbus_registers import DataType, Table, register_count
 from gateway.yaml_errors import line_of
 
-__all__ = ["DeviceTarget", "ModbusConnection", "ModbusPoint", "ModbusProfile", "load_profile"]
+__all__ = [
+    "DeviceProfile",
+    "DeviceTarget",
+    "ModbusConnection",
+    "ModbusPoint",
+    "ModbusProfile",
+    "OpcUaConnection",
+    "OpcUaPoint",
+    "OpcUaProfile",
+    "load_modbus_profile",
+    "load_profile",
+]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -89,6 +100,52 @@ class ModbusProfile(_Model):
     sensors: list[ModbusPoint] = Field(min_length=1)
 
 
+class OpcUaConnection(_Model):
+    url: str = Field(pattern=r"^opc\.tcp://", description="opc.tcp://host:port/path")
+    timeout_s: float = Field(4.0, gt=0)
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class OpcUaPoint(_Model):
+    """One sensor from one OPC UA variable node."""
+
+    id: Slug
+    node: str = Field(pattern=r"^(ns=\d+;)?[isgb]=.+$", description="NodeId, e.g. ns=2;s=Furnace.CrownTemp")
+    unit: str = Field(min_length=1, description="UCUM-style unit of the value")
+    kind: str = "value"
+    range: tuple[float, float] | None = None
+    sample_period_s: float = Field(1.0, gt=0, description="sampling interval asked of the server")
+    deadband: float = Field(0.0, ge=0, description="report only changes larger than this")
+    max_silence_s: float = Field(60.0, gt=0, description="poll mode: report at least this often")
+
+
+class OpcUaProfile(_Model):
+    version: Literal[1]
+    connector: Literal["opcua"]
+    device: DeviceTarget
+    connection: OpcUaConnection
+    mode: Literal["subscribe", "poll"] = Field("subscribe", description="monitored items, or polling as a fallback")
+    sensors: list[OpcUaPoint] = Field(min_length=1)
+
+
+DeviceProfile = ModbusProfile | OpcUaProfile
+_PROFILE_MODELS: dict[str, type[ModbusProfile] | type[OpcUaProfile]] = {"modbus": ModbusProfile, "opcua": OpcUaProfile}
+
+
+def _duplicate_node(points: list[OpcUaPoint]) -> tuple[int, str] | None:
+    ids: set[str] = set()
+    nodes: dict[str, str] = {}
+    for index, point in enumerate(points):
+        if point.id in ids:
+            return index, f"sensor id {point.id!r} is used twice"
+        if point.node in nodes:
+            return index, f"{point.id} reads node {point.node}, which {nodes[point.node]} already reads"
+        ids.add(point.id)
+        nodes[point.node] = point.id
+    return None
+
+
 def _overlap(points: list[ModbusPoint]) -> tuple[int, str] | None:
     """Index and description of the first point sharing registers with an earlier one."""
     claimed: dict[tuple[Table, int], str] = {}
@@ -109,8 +166,8 @@ def _overlap(points: list[ModbusPoint]) -> tuple[int, str] | None:
     return None
 
 
-def load_profile(path: Path) -> ModbusProfile:
-    """Read and check a device profile; ConfigError names file, line and what to fix."""
+def load_profile(path: Path) -> DeviceProfile:
+    """Read and check a device profile of any kind; ConfigError names file, line and what to fix."""
     try:
         document = path.read_text(encoding="utf-8")
         raw: Any = yaml.safe_load(document)
@@ -120,14 +177,15 @@ def load_profile(path: Path) -> ModbusProfile:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"not valid YAML: {exc}", path=str(path), line=mark.line + 1 if mark else None) from None
     kind = raw.get("connector") if isinstance(raw, dict) else None
-    if kind != "modbus":
+    model = _PROFILE_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
         raise ConfigError(
-            f"connector {kind!r} is not a known profile kind (expected: modbus)",
+            f"connector {kind!r} is not a known profile kind (expected: {', '.join(_PROFILE_MODELS)})",
             path=str(path),
             line=line_of(document, ("connector",)),
         )
     try:
-        profile = ModbusProfile.model_validate(raw)
+        profile = model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         location = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -141,8 +199,16 @@ def load_profile(path: Path) -> ModbusProfile:
             path=str(path),
             line=line_of(document, location),
         ) from None
-    overlap = _overlap(profile.sensors)
-    if overlap is not None:
-        index, what = overlap
+    clash = _overlap(profile.sensors) if isinstance(profile, ModbusProfile) else _duplicate_node(profile.sensors)
+    if clash is not None:
+        index, what = clash
         raise ConfigError(f"sensors.{index}: {what}", path=str(path), line=line_of(document, ("sensors", index)))
+    return profile
+
+
+def load_modbus_profile(path: Path) -> ModbusProfile:
+    """A Modbus device profile; ConfigError when the file describes another kind."""
+    profile = load_profile(path)
+    if not isinstance(profile, ModbusProfile):
+        raise ConfigError(f"this is a {profile.connector} profile, a Modbus one is needed here", path=str(path))
     return profile
