@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 __all__ = [
     "InfluxServer",
@@ -60,13 +61,43 @@ def _mosquitto_binary() -> str:
 
 
 @dataclass
-class MosquittoServer:
-    """A Mosquitto 2.x broker; ``persistence`` keeps QoS 1 sessions across restarts."""
+class _ServerProcess:
+    """A server process owned by this object: started by ``start()``, stopped (or killed) by ``stop()``."""
 
     workdir: Path
     port: int = 0
-    persistence: bool = True
     process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class MosquittoServer(_ServerProcess):
+    """A Mosquitto 2.x broker; ``persistence`` keeps QoS 1 sessions across restarts."""
+
+    persistence: bool = True
 
     @property
     def url(self) -> str:
@@ -92,35 +123,12 @@ class MosquittoServer:
         self.process = subprocess.Popen([_mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log)
         wait_for_port(self.port)
 
-    def stop(self, *, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> MosquittoServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @dataclass
-class InfluxServer:
+class InfluxServer(_ServerProcess):
     """An InfluxDB 1.x ``influxd`` speaking the v1 HTTP API; data lives in ``workdir``."""
 
-    workdir: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
     auth_enabled: bool = False  # then create the first (admin) user with CREATE USER ... WITH ALL PRIVILEGES
 
     @property
@@ -158,26 +166,6 @@ class InfluxServer:
                 time.sleep(0.1)
         raise TimeoutError(f"influxd did not answer /ping on {self.url} within {timeout_s:.0f}s")
 
-    def stop(self, *, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> InfluxServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager
