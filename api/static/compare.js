@@ -167,7 +167,7 @@ function renderCharts(plants) {
   const charts = [];
   for (const [key, title] of CHARTS) {
     const rows = plants.map((p) => ({ plant: p.plant, label: p.name, ...(byKey(p.kpis)[key] || {}) }))
-      .filter((r) => r.key).map((r) => ({ ...r, text: formatValue(r) }));
+      .filter((r) => r.key).map((r) => ({ ...r, text: r.unit === "ratio" || r.value === null ? formatValue(r) : String(+r.value.toPrecision(3)) }));
     if (rows.length) charts.push(barChart(title, rows));
   }
   $("kpi-charts").replaceChildren(...charts);
@@ -289,6 +289,13 @@ async function start() {
   });
   $("apply-period").addEventListener("click", () => { state.period = periodFromPicker(); load(); });
   $("export-csv").addEventListener("click", () => exportCsv().catch((error) => setLink(false, String(error.message || error))));
+  const query = new URLSearchParams(window.location.search);
+  if (query.get("start")) {  // a shared link: /compare?start=2026-11-26&end=2026-11-27
+    state.period = { start: query.get("start"), end: query.get("end") || "now" };
+    const option = el("option", { value: `${state.period.start}|${state.period.end}`, text: `${state.period.start} … ${state.period.end}` });
+    $("pick-period").prepend(option);
+    $("pick-period").value = option.value;
+  }
   state.token = takeToken();
   if (!state.token) { showLogin(); return; }
   try {
