@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ganlink.errors import ConfigError
 
-__all__ = ["MqttLink", "MqttUrl", "RetainedStatus", "parse_mqtt_url"]
+__all__ = ["MqttLink", "MqttSubscriber", "MqttUrl", "RetainedStatus", "parse_mqtt_url"]
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +152,56 @@ class MqttLink:
 
     def _published(self, client: paho.Client, userdata: object, mid: int, reason: object, properties: object) -> None:
         self._on_ack(mid)
+
+
+class MqttSubscriber:
+    """A plain subscriber (for MQTT field devices): each message's ``(topic, payload)`` goes to
+    ``on_message`` from paho's thread; subscriptions are renewed on every reconnect."""
+
+    def __init__(
+        self,
+        url: MqttUrl,
+        *,
+        client_id: str,
+        topics: list[str],
+        on_message: Callable[[str, bytes], None],
+        qos: int = 1,
+    ) -> None:
+        self.url = url
+        self._topics = topics
+        self._qos = qos
+        self._on_message = on_message
+        self.connected = threading.Event()
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        if url.username:
+            client.username_pw_set(url.username, url.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client.on_connect = self._connected
+        client.on_disconnect = self._disconnected
+        client.on_message = self._message
+        self._client = client
+
+    def start(self) -> None:
+        self._client.connect_async(self.url.host, self.url.port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _connected(
+        self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("MQTT broker %s refused the device subscriber: %s", self.url, reason)
+            return
+        client.subscribe([(topic, self._qos) for topic in self._topics])
+        self.connected.set()
+
+    def _disconnected(
+        self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
+    ) -> None:
+        self.connected.clear()
+
+    def _message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        self._on_message(message.topic, bytes(message.payload))

@@ -18,10 +18,11 @@ from ganlink.timestamps import now_ns
 from gateway.commissioning import Sample, SensorExpectation, SensorReport, assess
 from gateway.connectors.base import require_extra
 from gateway.connectors.modbus_registers import MAX_READ_REGISTERS, Table
-from gateway.connectors.profile import DeviceProfile, ModbusProfile, load_profile
+from gateway.connectors.profile import DeviceProfile, ModbusProfile, MqttDeviceProfile, load_profile
 
 if TYPE_CHECKING:
     from gateway.connectors.modbus import ModbusConnector
+    from gateway.connectors.mqtt_device import MqttDeviceConnector
     from gateway.connectors.opcua import OpcUaConnector
 
 __all__ = [
@@ -106,6 +107,8 @@ async def scan_modbus(host: str, port: int, *, unit: int, table: Table, start: i
 
 def _every_sample(profile: DeviceProfile) -> DeviceProfile:
     """The profile with deadbands off, so commissioning sees every sample."""
+    if isinstance(profile, MqttDeviceProfile):
+        return profile
     sensors = [p.model_copy(update={"deadband": 0.0, "max_silence_s": 1e-9}) for p in profile.sensors]
     return profile.model_copy(update={"sensors": sensors})
 
@@ -114,6 +117,13 @@ def _expectations(profile: DeviceProfile) -> list[SensorExpectation]:
     if isinstance(profile, ModbusProfile):
         return [
             SensorExpectation(p.id, p.unit, p.kind, p.poll_period_s or profile.poll_period_s, p.range)
+            for p in profile.sensors
+        ]
+    if isinstance(profile, MqttDeviceProfile):
+        return [
+            SensorExpectation(
+                p.id, p.unit, p.kind, p.sample_period_s, p.range, has_source_clock=profile.time_field is not None
+            )
             for p in profile.sensors
         ]
     return [
@@ -128,8 +138,12 @@ async def commission_profile(path: Path, *, seconds: float) -> tuple[str, list[S
     Subscriptions report on change only, so an OPC UA profile is commissioned in poll mode, every
     poll counted; the source-clock skew then also shows values the server stopped refreshing."""
     profile = _every_sample(load_profile(path))
-    connector: ModbusConnector | OpcUaConnector
-    if isinstance(profile, ModbusProfile):
+    connector: ModbusConnector | OpcUaConnector | MqttDeviceConnector
+    if isinstance(profile, MqttDeviceProfile):
+        from gateway.connectors.mqtt_device import MqttDeviceConnector  # noqa: PLC0415
+
+        connector = MqttDeviceConnector(profile)
+    elif isinstance(profile, ModbusProfile):
         require_extra("modbus", "pymodbus", "modbus")
         from gateway.connectors.modbus import ModbusConnector  # noqa: PLC0415 - optional extra
 

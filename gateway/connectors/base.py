@@ -27,6 +27,7 @@ CONNECTORS: dict[str, tuple[str, str, str | None]] = {
     "simulator": ("gateway.connectors.simulated", "SimulatedPlant", None),
     "modbus": ("gateway.connectors.modbus", "ModbusConnector", "modbus"),
     "opcua": ("gateway.connectors.opcua", "OpcUaConnector", "opcua"),
+    "mqtt": ("gateway.connectors.mqtt_device", "MqttDeviceConnector", None),
 }
 
 

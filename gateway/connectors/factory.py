@@ -41,9 +41,13 @@ def connector_from_profile(path: Path) -> Connector:
     _module, _class_name, extra = CONNECTORS[kind]
     if extra is not None:
         require_extra(kind, _LIBRARIES[kind], extra)
-    from gateway.connectors.profile import ModbusProfile, load_profile  # noqa: PLC0415
+    from gateway.connectors.profile import ModbusProfile, MqttDeviceProfile, load_profile  # noqa: PLC0415
 
     profile = load_profile(path)
+    if isinstance(profile, MqttDeviceProfile):
+        from gateway.connectors.mqtt_device import MqttDeviceConnector  # noqa: PLC0415
+
+        return MqttDeviceConnector(profile)
     if isinstance(profile, ModbusProfile):
         from gateway.connectors.modbus import ModbusConnector  # noqa: PLC0415 - optional extra
 

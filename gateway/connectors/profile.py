@@ -23,6 +23,9 @@ __all__ = [
     "ModbusConnection",
     "ModbusPoint",
     "ModbusProfile",
+    "MqttDeviceConnection",
+    "MqttDeviceProfile",
+    "MqttField",
     "OpcUaConnection",
     "OpcUaPoint",
     "OpcUaProfile",
@@ -129,8 +132,40 @@ class OpcUaProfile(_Model):
     sensors: list[OpcUaPoint] = Field(min_length=1)
 
 
-DeviceProfile = ModbusProfile | OpcUaProfile
-_PROFILE_MODELS: dict[str, type[ModbusProfile] | type[OpcUaProfile]] = {"modbus": ModbusProfile, "opcua": OpcUaProfile}
+class MqttDeviceConnection(_Model):
+    url: str = Field(pattern=r"^mqtt://", description="the broker the device publishes to")
+    topic: str = Field(min_length=1, description="the device's topic (MQTT wildcards allowed)")
+    qos: Literal[0, 1] = 1
+
+
+class MqttField(_Model):
+    """One sensor taken from one field of the device's JSON payload."""
+
+    id: Slug
+    field: str = Field(min_length=1, description="dotted path into the JSON object, e.g. data.tonnage")
+    unit: str = Field(min_length=1)
+    kind: str = "value"
+    range: tuple[float, float] | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    sample_period_s: float = Field(1.0, gt=0, description="how often the device is expected to publish")
+
+
+class MqttDeviceProfile(_Model):
+    version: Literal[1]
+    connector: Literal["mqtt"]
+    device: DeviceTarget
+    connection: MqttDeviceConnection
+    time_field: str | None = Field(None, description="field with the source time (RFC 3339 or epoch ms)")
+    sensors: list[MqttField] = Field(min_length=1)
+
+
+DeviceProfile = ModbusProfile | OpcUaProfile | MqttDeviceProfile
+_PROFILE_MODELS: dict[str, type[ModbusProfile] | type[OpcUaProfile] | type[MqttDeviceProfile]] = {
+    "modbus": ModbusProfile,
+    "opcua": OpcUaProfile,
+    "mqtt": MqttDeviceProfile,
+}
 
 
 def _duplicate_node(points: list[OpcUaPoint]) -> tuple[int, str] | None:
@@ -143,6 +178,15 @@ def _duplicate_node(points: list[OpcUaPoint]) -> tuple[int, str] | None:
             return index, f"{point.id} reads node {point.node}, which {nodes[point.node]} already reads"
         ids.add(point.id)
         nodes[point.node] = point.id
+    return None
+
+
+def _duplicate_id(ids: list[str]) -> tuple[int, str] | None:
+    seen: set[str] = set()
+    for index, sensor in enumerate(ids):
+        if sensor in seen:
+            return index, f"sensor id {sensor!r} is used twice"
+        seen.add(sensor)
     return None
 
 
@@ -199,7 +243,12 @@ def load_profile(path: Path) -> DeviceProfile:
             path=str(path),
             line=line_of(document, location),
         ) from None
-    clash = _overlap(profile.sensors) if isinstance(profile, ModbusProfile) else _duplicate_node(profile.sensors)
+    if isinstance(profile, ModbusProfile):
+        clash = _overlap(profile.sensors)
+    elif isinstance(profile, OpcUaProfile):
+        clash = _duplicate_node(profile.sensors)
+    else:
+        clash = _duplicate_id([p.id for p in profile.sensors])
     if clash is not None:
         index, what = clash
         raise ConfigError(f"sensors.{index}: {what}", path=str(path), line=line_of(document, ("sensors", index)))
