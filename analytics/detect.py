@@ -45,7 +45,8 @@ MAX_SEASON = 20_000
 """Longest season in readings a detector keeps a profile for (memory per sensor)."""
 
 ALARM_P_VALUE = 3e-4
-"""Combined tail probability at which an incident opens (the only threshold; not fitted to labels)."""
+"""Tail probability at which an incident opens: the one threshold, the same for every series and part
+(chosen inside the flat range seen on the dev set, see docs/analytics.md; never fitted per file)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def read_recording(path: Path) -> Recording:
                 continue
             timestamps.append(record[0])
             seconds.append(_epoch_seconds(record[0], path=path, line=line))
-            rows.append([_number(cell) for cell in record[1 : len(header)]])
+            cells = [_number(cell) for cell in record[1 : len(header)]]
+            rows.append(cells + [math.nan] * (len(header) - 1 - len(cells)))
     return Recording(timestamps, seconds, [name.strip() for name in header[1:]], rows)
 
 

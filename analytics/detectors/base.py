@@ -44,11 +44,6 @@ def surprise(p_value: float) -> float:
     return min(1.0, -math.log10(max(p_value, _TINY)) / SURPRISE_SCALE)
 
 
-def p_value_of(score: float) -> float:
-    """Inverse of ``surprise``: the tail probability a score stands for."""
-    return float(10.0 ** (-score * SURPRISE_SCALE))
-
-
 class Detector(ABC):
     """A streaming anomaly detector: learn from one observation at a time, score one at a time."""
 

@@ -184,9 +184,10 @@ class SeasonalResidual(Detector):
         return math.log1p(min(p.error(value) for p in ready))
 
     def score_one(self, x: Any) -> float:
-        if self.n < self.warmup:
+        value = float(x)
+        if self.n < self.warmup or not math.isfinite(value):
             return 0.0
-        raw = self._raw_error(float(x))
+        raw = self._raw_error(value)
         p_value = min(channel.calibration.upper_tail(channel.mean_with(raw)) for channel in self._channels)
         return surprise(len(self._channels) * p_value)
 

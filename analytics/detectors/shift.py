@@ -73,7 +73,8 @@ class LevelShift(Detector):
         return abs(recent_sum / self.recent - mean) / max(std, floor)
 
     def score_one(self, x: Any) -> float:
-        statistic = self._statistic(float(x))
+        value = float(x)
+        statistic = self._statistic(value) if math.isfinite(value) else None
         if statistic is None:
             return 0.0
         return surprise(self._history.upper_tail(statistic))

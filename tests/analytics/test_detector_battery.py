@@ -136,3 +136,13 @@ AMPLITUDE = {"shift": 0.0}
 
 AUC_FLOOR: dict[tuple[str, str], float] = {}
 """Per (detector, fault) floors below the 0.8 default, each with its reason."""
+
+
+def test_missing_readings_score_zero_and_leave_the_model_unchanged(detector: Detector) -> None:
+    values, _ = _faulty_series("step", n=1500, start=1400)
+    _scores(detector, values[:1200])
+    twin = pickle.loads(pickle.dumps(detector))
+    gap = math.nan if detector.univariate else dict.fromkeys(SENSORS, math.nan)
+    assert detector.score_one(gap) == 0.0
+    detector.learn_one(gap)
+    assert _scores(detector, values[1200:], offset=1200) == _scores(twin, values[1200:], offset=1200)
