@@ -67,10 +67,11 @@ def to_text(plant: PlantKpis) -> str:
     """A readable KPI sheet for a terminal."""
     out = [f"{plant.name} ({plant.plant}, {plant.industry})  {plant.local(plant.period.start_ns)} .. "
            f"{plant.local(plant.period.end_ns)}"]
+
     def block(title: str, kpis: Sequence[Kpi]) -> None:
         out.append(f"  {title}")
         for k in kpis:
-            mark = "" if k.confidence == "high" else f"  [{k.confidence} confidence]"
+            mark = {"high": "", "low": "  [low confidence]", "none": "  [no data]"}[str(k.confidence)]
             note = f"  ({k.note})" if k.note else ""
             out.append(f"    {k.name:<26} {_value(k):>16}   {k.formula}{mark}{note}")
     block("plant", plant.kpis)

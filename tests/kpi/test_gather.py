@@ -13,6 +13,7 @@ from ganlink.alarms import Alarm, Severity
 from ganlink.embedded_store import EmbeddedStore
 from ganlink.registry import Registry
 from ganlink.schema import AnomalyEvent, Reading
+from ganlink.store import TimeSeriesStore
 from ganlink.topics import DevicePath
 
 from .conftest import AUTO, KILN
@@ -26,7 +27,7 @@ AUTO_TARGETS = {(AUTO, "line-1"): LineTargets(
 )}
 
 
-async def write_shift(store: EmbeddedStore, shift_start_ns: int) -> None:
+async def write_shift(store: TimeSeriesStore, shift_start_ns: int) -> None:
     """One 8 h shift every 10 s: 6 h running (a good part per 20 s, a reject per 200 s), 1 h fault, 1 h stopped."""
     readings: list[Reading] = []
     for step in range(8 * 360):
