@@ -52,6 +52,8 @@ class CollectorConfig:
     inflight_window: int = 1000
     session_expiry_s: int = 7 * 24 * 3600
     batch_size: int = 5000
+    # Batches written at once, one store connection each (acks still go out in arrival order).
+    write_concurrency: int = 1
     flush_interval_s: float = 0.2
     max_skew_ns: int = 3600 * 1_000_000_000
     max_payload_bytes: int = 1 << 20

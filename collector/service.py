@@ -83,6 +83,7 @@ class Collector:
             spool=spool,
             dead_letters=dead_letters,
             completeness=self.completeness,
+            concurrency=config.write_concurrency,
         )
         await source.open()
         self._source = source

@@ -87,6 +87,7 @@ class BatchWriter:
         spool: DiskSpool | None = None,
         dead_letters: DeadLetterStore | None = None,
         completeness: CompletenessTracker | None = None,
+        concurrency: int = 1,
     ) -> None:
         self._builder = builder
         self._store = store_writer
@@ -98,6 +99,8 @@ class BatchWriter:
         self._spool = spool
         self._dead_letters = dead_letters
         self._completeness = completeness
+        self._concurrency = max(1, concurrency)
+        self._settling: set[asyncio.Task[None]] = set()
         self._sealed = asyncio.Event()
         self._spool_filled = asyncio.Event()
         self._store_down = False
@@ -128,10 +131,20 @@ class BatchWriter:
             await self.settle_sealed()
         self._builder.seal_now()
         await self.settle_sealed()
+        if self._settling:
+            await asyncio.gather(*self._settling)
 
     async def settle_sealed(self) -> None:
+        """Settle the sealed batches, up to ``concurrency`` at a time (one store connection each);
+        the ack ledger still releases acknowledgements in arrival order."""
         for batch in self._builder.take():
-            await self.settle(batch)
+            while len(self._settling) >= self._concurrency:
+                done, _ = await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a bug in settling must not go unnoticed
+            task = asyncio.create_task(self.settle(batch), name="collector-settle")
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
 
     async def settle(self, batch: Batch) -> None:
         started = time.monotonic()

@@ -177,3 +177,46 @@ async def test_while_the_store_is_down_batches_are_spooled_acked_and_replayed_in
     assert len(store.readings) == 3
     assert not writer.store_down
     assert len(DiskSpool(tmp_path / "spool")) == 0
+
+
+class SlowFirstStore(MemoryStore):
+    """The first write takes longer than the second, as a big batch on a busy server would."""
+
+    async def write_readings(self, readings: Sequence[Reading]) -> None:
+        if self.write_calls == 0:
+            self.write_calls += 1
+            await asyncio.sleep(0.05)
+            for reading in readings:
+                self.readings[(reading.device, reading.sensor, reading.time_ns)] = reading
+            return
+        await super().write_readings(readings)
+
+
+async def test_concurrent_writes_still_ack_in_arrival_order(tmp_path: Path) -> None:
+    store, settler, acks = SlowFirstStore(), FakeSettler(), AckLedger()
+    connection = acks.new_connection()
+    tokens = [AckToken(connection, mid) for mid in (1, 2)]
+    for token in tokens:
+        acks.register(token)
+    metrics = CollectorMetrics()
+    builder = BatchBuilder(max_readings=2, max_messages=10)
+    writer = BatchWriter(
+        builder=builder,
+        store_writer=StoreWriter(store, FAST, metrics, sleep=_no_sleep),
+        replay_writer=StoreWriter(store, FAST, metrics),
+        settler=settler,
+        acks=acks,
+        metrics=metrics,
+        flush_interval_s=0.01,
+        concurrency=2,
+    )
+    from collector.intake import Intake  # noqa: PLC0415
+
+    readings = _readings(4)
+    builder.add(Intake(readings=readings[:2]), tokens[0])
+    builder.add(Intake(readings=readings[2:]), tokens[1])
+    stop = asyncio.Event()
+    stop.set()
+    await writer.run(stop)
+    assert settler.acked == tokens  # the second batch finished first, yet 1 was acked before 2
+    assert len(store.readings) == 4
