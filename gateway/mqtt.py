@@ -7,6 +7,7 @@ the retained status in one place.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -19,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ganlink.errors import ConfigError
 
-__all__ = ["MqttLink", "MqttSubscriber", "MqttUrl", "RetainedStatus", "parse_mqtt_url"]
+__all__ = ["MqttLink", "MqttSubscriber", "MqttUrl", "RetainedStatus", "SessionLink", "parse_mqtt_url"]
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,100 @@ class MqttSubscriber:
         self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
     ) -> None:
         self.connected.clear()
+
+    def _message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        self._on_message(message.topic, bytes(message.payload))
+
+
+class SessionLink:
+    """A connection whose Will and first messages are rebuilt for every session (Sparkplug B: the
+    NDEATH Will and the NBIRTH carry the session's bdSeq). ``will()`` runs before each connect,
+    ``on_session()`` right after it; ``on_message`` gets the subscribed topics' messages."""
+
+    def __init__(
+        self,
+        url: MqttUrl,
+        *,
+        client_id: str,
+        will: Callable[[], tuple[str, bytes]],
+        on_session: Callable[[], list[tuple[str, bytes]]],
+        on_ended: Callable[[], None],
+        subscriptions: list[str],
+        on_message: Callable[[str, bytes], None],
+    ) -> None:
+        self.url = url
+        self._will = will
+        self._on_session = on_session
+        self._on_ended = on_ended
+        self._subscriptions = subscriptions
+        self._on_message = on_message
+        self.connected = threading.Event()
+        self._stopping = False
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if url.username:
+            client.username_pw_set(url.username, url.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._connected
+        client.on_disconnect = self._disconnected
+        client.on_message = self._message
+        self._client = client
+
+    def _set_will(self) -> None:
+        will_topic, payload = self._will()
+        self._client.will_set(will_topic, payload, qos=1, retain=False)
+
+    def start(self) -> None:
+        self._set_will()
+        self._client.connect_async(self.url.host, self.url.port, keepalive=30)
+        self._client.loop_start()
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
+        info = self._client.publish(topic, payload, qos=qos)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise ConnectionError(f"MQTT publish to {self.url} failed: {paho.error_string(info.rc)}")
+
+    def publish_now(self, messages: list[tuple[str, bytes]]) -> None:
+        for topic, payload in messages:
+            self.publish(topic, payload)
+
+    def stop(self, *, goodbye: tuple[str, bytes] | None = None) -> None:
+        """Disconnect; ``goodbye`` (the NDEATH) is published first, since a clean exit sends no Will."""
+        self._stopping = True
+        if goodbye is not None and self.connected.is_set():
+            info = self._client.publish(goodbye[0], goodbye[1], qos=1)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+
+    def sever(self) -> None:
+        """Cut the TCP connection without DISCONNECT (the broker then publishes the Will)."""
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def _connected(
+        self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("MQTT broker %s refused the connection: %s", self.url, reason)
+            return
+        if self._subscriptions:
+            client.subscribe([(topic, 1) for topic in self._subscriptions])
+        for topic, payload in self._on_session():
+            client.publish(topic, payload, qos=0)
+        self.connected.set()
+
+    def _disconnected(
+        self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
+    ) -> None:
+        self.connected.clear()
+        if not self._stopping:
+            log.warning("lost MQTT broker %s (%s); reconnecting", self.url, reason)
+            self._on_ended()
+            self._set_will()  # the next session's Will
 
     def _message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         self._on_message(message.topic, bytes(message.payload))
