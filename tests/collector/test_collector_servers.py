@@ -187,3 +187,26 @@ async def test_two_collectors_share_the_load_and_every_reading_lands_once(
     assert sum(received) == plan.messages  # each message went to exactly one collector
     assert min(received) > plan.messages // 4  # and the load really split
     assert one.metrics.readings_written + two.metrics.readings_written == plan.readings
+
+
+async def test_the_in_flight_window_bounds_what_the_broker_hands_over(
+    mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    from collector.memory_store import MemoryStore  # noqa: PLC0415
+    from ganlink.errors import StoreUnavailable  # noqa: PLC0415
+
+    plan = TrafficPlan(messages=500, readings_per_message=2, devices=5, plant="plant-window")
+    stuck = MemoryStore()
+    stuck.fail_next(*[StoreUnavailable("down", url="memory://")] * 1_000_000)
+    config = _config(mosquitto, tmp_path, inflight_window=40, stop_grace_s=0.2)
+    stop = asyncio.Event()
+    async with Collector(config, stuck, use_spool=False) as collector:
+        running = asyncio.create_task(collector.run(stop))
+        publisher = Publisher("127.0.0.1", mosquitto.port)
+        await asyncio.to_thread(publisher.publish_all, telemetry_messages(plan))
+        publisher.close()
+        await asyncio.sleep(1.0)
+        received = collector.metrics.messages_received
+        stop.set()
+        await running
+    assert received == 40  # nothing written, nothing acked: the broker stops at the window
