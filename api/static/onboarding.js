@@ -101,6 +101,7 @@ async function loadPending() {
 function drawSample(readings) {
   const svg = $("sample-chart");
   svg.replaceChildren();
+  $("sample-caption").replaceChildren();
   if (readings.length < 2) return;
   const t0 = readings[0].time_ms, t1 = readings[readings.length - 1].time_ms;
   const values = readings.map((r) => r.value);
@@ -110,8 +111,8 @@ function drawSample(readings) {
   const y = (v) => 150 - (140 * (v - lo)) / (hi - lo);
   svg.append(el("svg:rect", { x: "0", y: "0", width: "600", height: "160", fill: "#111821" }));
   svg.append(el("svg:polyline", { points: readings.map((r) => `${x(r.time_ms).toFixed(1)},${y(r.value).toFixed(1)}`).join(" "), fill: "none", stroke: "#3fb6ff", "stroke-width": "1.5", "vector-effect": "non-scaling-stroke" }));
-  svg.append(el("svg:text", { x: "4", y: "12", fill: "#7d8da0", "font-size": "11", text: `max ${hi}` }));
-  svg.append(el("svg:text", { x: "4", y: "156", fill: "#7d8da0", "font-size": "11", text: `min ${lo}` }));
+  const time = (ms) => new Date(ms).toLocaleTimeString();
+  $("sample-caption").replaceChildren(el("span", { text: time(t0) }), el("span", { text: `${readings.length} readings · min ${Math.min(...values)} · max ${Math.max(...values)}` }), el("span", { text: time(t1) }));
 }
 
 function renderReport(report) {
