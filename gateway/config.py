@@ -10,6 +10,7 @@ Example (deploy/gateway/guixi-smelter.yaml)::
     speed: 1.0
     faults: {per_sensor_per_day: 2.0}  # optional; overrides the plant file's simulation.faults
     simulate: true              # run the simulated plant (false: only the field devices below)
+    output: ganlink             # or sparkplug: Sparkplug B 3.0 edge node (group = plant, node = gateway)
     devices: [profiles/kiln-drive-plc.yaml]   # device profiles, relative to this file
 """
 
@@ -55,6 +56,9 @@ class GatewayConfig(BaseModel):
     speed: float = Field(1.0, gt=0)
     faults: FaultSettings | None = None
     simulate: bool = Field(True, description="run the plant simulator as one of the connectors")
+    output: Literal["ganlink", "sparkplug"] = Field(
+        "ganlink", description="ganlink/v1 topics (with the outbox), or Sparkplug B 3.0 as an edge node"
+    )
     devices: list[Path] = Field(default_factory=list, description="device profiles (Modbus, ...) to poll")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
 

@@ -20,6 +20,7 @@ from gateway.forwarder import StoreAndForward
 from gateway.outbox import Outbox
 from gateway.publisher import GatewayPublisher
 from gateway.simulator import FaultSettings
+from gateway.sparkplug_publisher import SparkplugPublisher
 
 __all__ = ["nominal_rate", "open_outbox", "run_from_config", "run_gateway", "run_simulated_gateway"]
 
@@ -43,6 +44,29 @@ async def _pump(connector: Connector, queue: asyncio.Queue[list[Reading]]) -> No
         await queue.put(batch)
 
 
+async def _run_sparkplug(
+    sources: list[Connector], *, gateway: str, plant: str, mqtt_url: str, stop: asyncio.Event
+) -> None:
+    edge_node = SparkplugPublisher(gateway=gateway, plant=plant, mqtt_url=mqtt_url)
+    await edge_node.start(timeout_s=None)
+    queue: asyncio.Queue[list[Reading]] = asyncio.Queue(maxsize=1000)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for source in sources:
+                await stack.enter_async_context(source)
+            pumps = [asyncio.create_task(_pump(s, queue), name=f"connector-{s.name}") for s in sources]
+            try:
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        edge_node.publish_nowait(await asyncio.wait_for(queue.get(), 0.5))
+            finally:
+                for pump in pumps:
+                    pump.cancel()
+                await asyncio.gather(*pumps, return_exceptions=True)
+    finally:
+        await edge_node.stop()
+
+
 async def run_gateway(
     connectors: Connector | Sequence[Connector],
     *,
@@ -54,9 +78,16 @@ async def run_gateway(
     backfill_readings_per_s: float = 20_000.0,
     connect_timeout_s: float | None = None,
     drain_timeout_s: float = 5.0,
+    output: str = "ganlink",
 ) -> None:
     """Move readings from the connectors to the broker until ``stop`` is set or all connectors end."""
     sources = [connectors] if isinstance(connectors, Connector) else list(connectors)
+    if output == "sparkplug":
+        if outbox is not None:
+            log.warning("Sparkplug output publishes live at QoS 0; the outbox %s is not used", outbox.path)
+            outbox.close()
+        await _run_sparkplug(sources, gateway=gateway, plant=plant, mqtt_url=mqtt_url, stop=stop)
+        return
     publisher = GatewayPublisher(gateway=gateway, plant=plant, mqtt_url=mqtt_url)
     forwarder: StoreAndForward | None = None
     if outbox is not None:
@@ -122,6 +153,7 @@ async def run_simulated_gateway(
     data_dir: Path = Path(".ganlink"),
     drain_timeout_s: float = 5.0,
     extra_connectors: Sequence[Connector] = (),
+    output: str = "ganlink",
 ) -> None:
     """Simulate ``plant_file`` from now and publish every device's due readings each tick until
     ``stop`` is set. ``speed`` > 1 runs the plant's clock faster than the wall clock (source
@@ -145,6 +177,7 @@ async def run_simulated_gateway(
         backfill_readings_per_s=outbox.backfill_readings_per_s if outbox is not None else 20_000.0,
         connect_timeout_s=connect_timeout_s,
         drain_timeout_s=drain_timeout_s,
+        output=output,
     )
 
 
@@ -165,6 +198,7 @@ async def run_from_config(config: GatewayConfig, config_path: Path, *, data_dir:
             outbox=outbox,
             data_dir=data_dir,
             extra_connectors=devices,
+            output=config.output,
         )
         return
     if not devices:
@@ -180,4 +214,5 @@ async def run_from_config(config: GatewayConfig, config_path: Path, *, data_dir:
         stop=stop,
         outbox=store,
         backfill_readings_per_s=outbox.backfill_readings_per_s,
+        output=config.output,
     )

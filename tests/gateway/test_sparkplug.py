@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+from ganlink.assets import bundled_plant_files, load_plant_file
 from ganlink.schema import Reading
 from ganlink.servers import MosquittoServer
 from ganlink.topics import DevicePath
+from gateway.service import run_simulated_gateway
 from gateway.sparkplug import REBIRTH_METRIC, EdgeNodeState, decode_payload, device_id
 from gateway.sparkplug_publisher import SparkplugPublisher
 
@@ -160,3 +162,26 @@ async def test_edge_node_session_births_data_rebirth_and_death(
         await publisher.stop()
     await asyncio.to_thread(listener.wait_for, lambda _: len(of("NDEATH")) == 2)
     assert of("NDEATH")[1].metrics[0].long_value == 1
+
+
+@pytest.mark.servers
+async def test_simulated_gateway_can_speak_sparkplug(
+    mosquitto: MosquittoServer, listen: Callable[..., Listener]
+) -> None:
+    listener = listen(mosquitto.url, ["spBv1.0/liuzhou-auto/#"])
+    plant_file = next(load_plant_file(p) for p in bundled_plant_files() if p.stem == "liuzhou-auto")
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_simulated_gateway(plant_file, mosquitto.url, seed=3, speed=5.0, stop=stop, output="sparkplug")
+    )
+    got = await asyncio.to_thread(
+        listener.wait_for, lambda got: sum(1 for t, _, _ in got if "/DDATA/" in t) >= 10, 15
+    )
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    kinds = [t.split("/")[2] for t, _, _ in got]
+    assert kinds[0] == "NBIRTH"
+    births = {t.split("/")[4] for t, _, _ in got if "/DBIRTH/" in t}
+    assert "stamping.press-line-1.press-1" in births
+    first = next(parse(p) for t, p, _ in got if t.endswith("DDATA/gw-liuzhou-1/stamping.press-line-1.press-1"))
+    assert {"machine-state", "stroke-count"} <= {m.name for m in first.metrics}
