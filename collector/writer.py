@@ -150,9 +150,11 @@ class BatchWriter:
         started = time.monotonic()
         dead_letters = list(batch.dead_letters)
         stored = False
+        refused_readings = 0
         if not self._store_down:
             try:
                 refused = await self._store.write_readings(batch.readings)
+                refused_readings = len(refused)
                 dead_letters += _refused_readings(batch.readings, batch.origins, refused, now_ns())
                 refused = await self._store.write_events(batch.events)
                 dead_letters += _refused_events(batch.events, refused, now_ns())
@@ -169,7 +171,7 @@ class BatchWriter:
         if stored:
             self._observe(batch.readings)
             metrics.batches_written += 1
-            metrics.readings_written += len(batch.readings)
+            metrics.readings_written += len(batch.readings) - refused_readings
             metrics.events_written += len(batch.events)
             if batch.readings:
                 metrics.lag_seconds_last = max(0.0, (now_ns() - batch.readings[-1].time_ns) / 1e9)
@@ -225,6 +227,7 @@ class BatchWriter:
                 stopper.cancel()
                 continue
             refused = await self._replay_store.write_readings(spooled.readings)
+            refused_readings = len(refused)
             letters = _refused_readings(spooled.readings, spooled.origins, refused, now_ns())
             refused = await self._replay_store.write_events(spooled.events)
             letters += _refused_events(spooled.events, refused, now_ns())
@@ -234,7 +237,7 @@ class BatchWriter:
                 self._store_down = False
             await asyncio.to_thread(spool.remove, spooled)
             self._observe(spooled.readings)
-            self._metrics.readings_written += len(spooled.readings)
+            self._metrics.readings_written += len(spooled.readings) - refused_readings
             self._metrics.spool_depth_batches = max(0, self._metrics.spool_depth_batches - 1)
             if self._metrics.spool_depth_batches == 0:
                 logger.info("spool drained")

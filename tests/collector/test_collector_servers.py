@@ -210,3 +210,44 @@ async def test_the_in_flight_window_bounds_what_the_broker_hands_over(
         stop.set()
         await running
     assert received == 40  # nothing written, nothing acked: the broker stops at the window
+
+
+async def test_field_type_conflicts_are_isolated_and_dead_lettered_with_the_servers_message(
+    mosquitto: MosquittoServer, influx_store: InfluxStore, tmp_path: Path
+) -> None:
+    from ganlink.schema import Reading, encode_telemetry  # noqa: PLC0415
+    from ganlink.topics import DevicePath  # noqa: PLC0415
+
+    device = DevicePath("plant-conflict", "area-1", "line-1", "device-1")
+    now_ns = time.time_ns() // 1_000_000 * 1_000_000
+    old_ns = now_ns - 21 * 24 * 3600 * 10**9  # another shard (InfluxDB groups shards by week)
+    # Someone wrote `value` as a string in the old shard: every float there is now a type conflict.
+    await influx_store.write_lines([f'telemetry,plant=other,area=a,line=l,device=d,sensor=s value="text" {old_ns}'])
+    fresh = [Reading(device, f"s-{i}", now_ns - i * 1_000_000, float(i)) for i in range(20)]
+    stale = [Reading(device, f"s-{i}", old_ns + i * 1_000_000, float(i)) for i in range(3)]
+    messages = [
+        (device.telemetry_topic, encode_telemetry("gw-conflict", 1, fresh[:10] + stale[:1])),
+        (device.telemetry_topic, encode_telemetry("gw-conflict", 2, fresh[10:] + stale[1:])),
+    ]
+    watcher = DeadLetterWatcher(mosquitto)
+    stop = asyncio.Event()
+    async with Collector(_config(mosquitto, tmp_path, batch_size=100), influx_store) as collector:
+        running = asyncio.create_task(collector.run(stop))
+        publisher = Publisher("127.0.0.1", mosquitto.port)
+        await asyncio.to_thread(publisher.publish_all, messages)
+        publisher.close()
+
+        async def settled() -> bool:
+            return len(watcher.bodies) >= 3 and collector.metrics.readings_written >= 20
+
+        await _wait_for(settled)
+        stop.set()
+        await running
+    watcher.close()
+    rows = await influx_store.query("SELECT count(\"value\") FROM \"telemetry\" WHERE \"plant\" = 'plant-conflict'")
+    assert rows[0]["values"][0][1] == 20  # every fresh reading landed
+    assert sorted(body["reason"] for body in watcher.bodies) == ["write-rejected"] * 3
+    assert all("field type conflict" in body["detail"] for body in watcher.bodies)
+    assert sorted(body["seq"] for body in watcher.bodies) == [1, 2, 2]
+    assert collector.metrics.readings_written == 20
+    assert len(collector.acks) == 0  # settled and acknowledged, no endless retry
