@@ -202,3 +202,44 @@ async def test_full_outbox_during_outage_delivers_exactly_what_it_did_not_drop(
     assert sorted(by_seq) == kept_seqs
     topic_payloads = [(t, p) for t, p, _ in listener.snapshot() if t.endswith("/telemetry")]
     assert len(readings_of(topic_payloads)) == 12_000 - dropped
+
+
+async def test_live_readings_overtake_a_rate_limited_historical_backfill(
+    tmp_path: Path, listen: Callable[..., Listener]
+) -> None:
+    broker = MosquittoServer(tmp_path / "broker", port=free_port())
+    broker.start()
+    listener = listen(broker.url, [TELEMETRY_SUBSCRIPTION], client_id="sf-live")
+    await asyncio.to_thread(broker.stop)
+    try:
+        outbox = Outbox(tmp_path / "outbox.sqlite", max_readings=1_000_000)
+        publisher = GatewayPublisher(gateway="gw-live", plant="liuzhou-auto", mqtt_url=broker.url)
+        forwarder = StoreAndForward(publisher, outbox, backfill_readings_per_s=1_000)
+        await forwarder.start(connect_timeout_s=None)
+        backlog = synthetic_ticks(60)  # 6,000 readings while the broker is down: 6 s of backfill
+        for tick in backlog:
+            forwarder.submit(tick)
+        backlog_seqs = set(outbox.seqs())
+        await asyncio.to_thread(broker.start)
+        for _ in range(200):
+            if publisher.connected:
+                break
+            await asyncio.sleep(0.05)
+        live = forwarder.submit(synthetic_ticks(1)[0])
+        live_seqs = {m.seq for m in live}
+        got = await asyncio.to_thread(
+            listener.wait_for, lambda _: live_seqs <= set(received_by_seq(listener, "gw-live")), 10
+        )
+        arrived_backlog = {json.loads(p)["seq"] for t, p, _ in got if t.endswith("/telemetry")} & backlog_seqs
+        assert len(arrived_backlog) < len(backlog_seqs) / 2, "live data should not wait for the backlog"
+        await forwarder.wait_drained(timeout_s=30)
+        await forwarder.stop()
+        by_seq = await asyncio.to_thread(
+            lambda: listener.wait_for(lambda _: len(received_by_seq(listener, "gw-live")) >= len(backlog_seqs) + 10)
+            and received_by_seq(listener, "gw-live")
+        )
+    finally:
+        broker.stop()
+    historical = {s for s, copies in by_seq.items() if all(b'"historical":true' in c for c in copies)}
+    assert historical == backlog_seqs
+    assert not any(b'"historical":true' in c for s in live_seqs for c in by_seq[s])
