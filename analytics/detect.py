@@ -170,11 +170,11 @@ def score_recording(
         parts = model.part_scores(x) if isinstance(model, DeviceCombiner) else {"": model.score_one(x)}
         model.learn_one(x)
         flag = False
-        if i >= train_rows:
-            for part, part_score in parts.items():
-                gate = gates.get(part) or gates.setdefault(part, template.clone())
-                flag = gate.update(part_score) or flag
-        yield max(parts.values(), default=0.0), int(flag)
+        for part, part_score in parts.items():
+            gate = gates.get(part) or gates.setdefault(part, template.clone())
+            flag = gate.update(part_score) or flag
+        # training rows run the gates too (an incident open when training ends is not news) but never flag
+        yield max(parts.values(), default=0.0), int(flag and i >= train_rows)
 
 
 def run(args: argparse.Namespace) -> int:

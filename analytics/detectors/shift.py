@@ -30,6 +30,7 @@ class LevelShift(Detector):
         long_window: values of the statistic kept to calibrate its tail.
         delay: readings a statistic waits before it joins the calibration, so a shift in progress
             is judged against the time before it, and is learned as normal only after ``delay``.
+        min_calibration: statistics needed before their tail is trusted (scores 0 until then).
     """
 
     univariate = True
@@ -37,13 +38,21 @@ class LevelShift(Detector):
     def __init__(
         self,
         *,
-        reference: int = 300,
-        gap: int = 60,
+        reference: int = 240,
+        gap: int = 40,
         recent: int = 20,
         long_window: int = 2000,
-        delay: int = 60,
+        delay: int = 40,
+        min_calibration: int = 100,
     ) -> None:
-        super().__init__(reference=reference, gap=gap, recent=recent, long_window=long_window, delay=delay)
+        super().__init__(
+            reference=reference,
+            gap=gap,
+            recent=recent,
+            long_window=long_window,
+            delay=delay,
+            min_calibration=min_calibration,
+        )
         self._pending: deque[float] = deque()
         self.delay = delay
         if not 0 < recent <= gap < reference - 1:
@@ -55,7 +64,7 @@ class LevelShift(Detector):
         self._recent_sum = 0.0
         self._ref_sum = 0.0
         self._ref_sumsq = 0.0
-        self._history = TailWindow(long_window)
+        self._history = TailWindow(long_window, min_count=min_calibration)
 
     def _statistic(self, value: float) -> float | None:
         values = self._values
