@@ -42,6 +42,7 @@ from ganlink.topics import DevicePath
 __all__ = ["run"]
 
 BATCH = 5000
+Broker = tuple[str, int]
 READINGS_PER_MESSAGE = 20
 console = Console(stderr=True)
 
@@ -75,14 +76,15 @@ async def _influx_raw(url: str, seconds: float) -> float:
 
 
 def _publisher(
-    port: int, messages: int, *, plant: str, rate: float = 0.0, probe_every: int = 0
+    broker: Broker, messages: int, *, plant: str, rate: float = 0.0, probe_every: int = 0
 ) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "collector.loadgen", "--port", str(port), "--messages", str(messages)]
+    command = [sys.executable, "-m", "collector.loadgen", "--host", broker[0], "--port", str(broker[1])]
+    command += ["--messages", str(messages)]
     command += ["--plant", plant, "--rate", str(rate), "--probe-every", str(probe_every)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
-def _broker_raw(port: int, messages: int) -> float:
+def _broker_raw(broker: Broker, messages: int) -> float:
     """Messages/s a bare paho QoS 1 subscriber receives from a publisher in another process."""
     received = 0
     first = last = 0.0
@@ -101,10 +103,10 @@ def _broker_raw(port: int, messages: int) -> float:
     client.on_connect = lambda c, *_a: c.subscribe("ganlink/v1/broker-raw/+/+/+/telemetry", qos=1)
     client.on_subscribe = lambda *_a: ready.set()
     client.on_message = on_message
-    client.connect("127.0.0.1", port)
+    client.connect(*broker)
     client.loop_start()
     ready.wait(10)
-    publisher = _publisher(port, messages, plant="broker-raw")
+    publisher = _publisher(broker, messages, plant="broker-raw")
     done.wait(600)
     publisher.wait()
     client.disconnect()
@@ -129,12 +131,12 @@ async def _count(store: InfluxStore, plant: str) -> int:
     return int(rows[0]["values"][0][1]) if rows else 0
 
 
-async def _end_to_end(mqtt_port: int, metrics_port: int, store: InfluxStore, messages: int) -> tuple[float, int]:
+async def _end_to_end(broker: Broker, metrics_port: int, store: InfluxStore, messages: int) -> tuple[float, int]:
     """Readings/s from the first publish until InfluxDB acknowledged the last write (a 204 from
     InfluxDB 1.x means queryable); progress comes from the collector's metrics, not from counting
     queries that would load InfluxDB during the run. Loss is then counted in InfluxDB itself."""
     expected = messages * READINGS_PER_MESSAGE
-    publisher = _publisher(mqtt_port, messages, plant="bench-plant")
+    publisher = _publisher(broker, messages, plant="bench-plant")
     assert publisher.stdout is not None
     await asyncio.to_thread(publisher.stdout.readline)  # it has built its messages and starts now
     began = time.monotonic()
@@ -152,10 +154,10 @@ async def _end_to_end(mqtt_port: int, metrics_port: int, store: InfluxStore, mes
     return landed / max(1e-9, elapsed), expected - landed
 
 
-async def _latency(mqtt_port: int, store: InfluxStore, rate_msgs: float, seconds: float) -> list[float]:
+async def _latency(broker: Broker, store: InfluxStore, rate_msgs: float, seconds: float) -> list[float]:
     messages = int(rate_msgs * seconds)
     probe_every = max(1, int(rate_msgs / 20))  # ~20 probes per second
-    publisher = _publisher(mqtt_port, messages, plant="latency-plant", rate=rate_msgs, probe_every=probe_every)
+    publisher = _publisher(broker, messages, plant="latency-plant", rate=rate_msgs, probe_every=probe_every)
     latencies: list[float] = []
     seen = 0
     query = "SELECT \"value\" FROM \"telemetry\" WHERE \"plant\" = 'latency-plant-probe' AND time > {after}"
@@ -179,9 +181,10 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
     with ExitStack() as servers:
         workdir = Path(servers.enter_context(tempfile.TemporaryDirectory(prefix="ganlink-bench-")))
         if args.mqtt:
-            mqtt_port = urlsplit(args.mqtt).port or 1883
+            url = urlsplit(args.mqtt)
+            broker: Broker = (url.hostname or "127.0.0.1", url.port or 1883)
         else:
-            mqtt_port = servers.enter_context(MosquittoServer(workdir / "mosquitto")).port
+            broker = ("127.0.0.1", servers.enter_context(MosquittoServer(workdir / "mosquitto")).port)
         influx_url = args.influx or servers.enter_context(InfluxServer(workdir / "influxdb")).url
         seconds = args.seconds
         messages = max(1000, int(seconds * 5000))
@@ -189,7 +192,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
         influx_raw = await _influx_raw(influx_url, seconds)
         console.print(f"  {influx_raw:,.0f} points/s")
         console.print(f"[bold]Broker raw[/]: {messages:,} messages of {READINGS_PER_MESSAGE} readings at QoS 1")
-        broker_raw = await asyncio.to_thread(_broker_raw, mqtt_port, messages)
+        broker_raw = await asyncio.to_thread(_broker_raw, broker, messages)
         console.print(f"  {broker_raw:,.0f} messages/s ({broker_raw * READINGS_PER_MESSAGE:,.0f} readings/s)")
 
         store = InfluxStore(influx_url, "bench_e2e")
@@ -198,7 +201,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
         metrics_port = free_port()
         env = {
             **os.environ,
-            "GANLINK_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+            "GANLINK_MQTT_URL": f"mqtt://{broker[0]}:{broker[1]}",
             "GANLINK_INFLUX_URL": influx_url,
             "GANLINK_INFLUX_DB": "bench_e2e",
             "GANLINK_DATA_DIR": str(workdir / "collector"),
@@ -215,11 +218,11 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
                 except OSError:
                     await asyncio.sleep(0.1)
             console.print(f"[bold]End to end[/]: {messages:,} messages through the collector into InfluxDB")
-            landed_per_s, lost = await _end_to_end(mqtt_port, metrics_port, store, messages)
+            landed_per_s, lost = await _end_to_end(broker, metrics_port, store, messages)
             console.print(f"  {landed_per_s:,.0f} readings/s landed, lost {lost}")
             half_rate = max(10.0, landed_per_s / READINGS_PER_MESSAGE / 2)
             console.print(f"[bold]Latency[/] at half that rate ({half_rate:,.0f} messages/s) for {seconds / 2:.0f}s")
-            latencies = await _latency(mqtt_port, store, half_rate, max(3.0, seconds / 2))
+            latencies = await _latency(broker, store, half_rate, max(3.0, seconds / 2))
             metrics = _scrape(metrics_port)
             rss = _peak_rss_mb(collector.pid)
         finally:

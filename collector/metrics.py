@@ -46,6 +46,7 @@ class CollectorMetrics:
         metric("readings_written_total", "counter", "readings written to the store", self.readings_written)
         metric("events_written_total", "counter", "anomaly events written to the store", self.events_written)
         metric("write_retries_total", "counter", "store writes retried", self.write_retries)
+        metric("batches_written_total", "counter", "batches written to the store", self.batches_written)
         metric("batches_spooled_total", "counter", "batches put in the disk spool", self.batches_spooled)
         metric("spool_depth_batches", "gauge", "batches waiting in the disk spool", self.spool_depth_batches)
         metric("in_flight_messages", "gauge", "messages received but not yet acknowledged", self.in_flight_messages)
