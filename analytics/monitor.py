@@ -28,6 +28,7 @@ from analytics.scoring import (
     default_statistical_detectors,
     model_version_of,
 )
+from analytics.shifts import ShiftCalendar
 from ganlink.alarms import Severity
 from ganlink.assets import PlantFile, Sensor, SensorRef
 from ganlink.schema import AnomalyEvent, Quality, Reading
@@ -53,6 +54,7 @@ class Monitor:
     multivariate: DeviceFactory = default_device_detector
     device_threshold: float = 0.75  # PCA tails are optimistic: 0.5 fired on ~2e-4 of pure-noise ticks
     settle_s: float = 60.0
+    shift_settle_s: float = 600.0
     engine: AlarmEngine = field(default_factory=AlarmEngine)
     silence_engine: AlarmEngine = field(
         default_factory=lambda: AlarmEngine(clear_after=1, clear_hold_s=0.0, cooldown_s=60.0)
@@ -60,16 +62,19 @@ class Monitor:
     silence: SilenceWatch = field(default_factory=SilenceWatch)
     sensors: dict[tuple[DevicePath, str], SensorModel] = field(default_factory=dict)
     devices: dict[DevicePath, DeviceModel] = field(default_factory=dict)
+    calendars: dict[str, ShiftCalendar] = field(default_factory=dict)
     skipped_unknown: int = 0
     skipped_out_of_order: int = 0
 
     def __post_init__(self) -> None:
         for plant_file in self.plant_files:
+            self.calendars[plant_file.plant.id] = ShiftCalendar.of(plant_file.plant)
             for area in plant_file.plant.areas:
                 for line in area.lines:
-                    for device in line.devices:
-                        path = DevicePath(plant_file.plant.id, area.id, line.id, device.id)
+                    paths = [DevicePath(plant_file.plant.id, area.id, line.id, d.id) for d in line.devices]
+                    for path, device in zip(paths, line.devices, strict=True):
                         self.add_device(path, device.sensors)
+                    self._share_line_mode([self.devices[p] for p in paths])
 
     def add_device(self, path: DevicePath, sensors: Sequence[Sensor]) -> None:
         analog = [s.id for s in sensors if s.kind not in NON_ANALOG_KINDS]
@@ -79,6 +84,14 @@ class Monitor:
         for sensor in sensors:
             self.sensors[(path, sensor.id)] = SensorModel(SensorRef(device=path, sensor=sensor), self.statistical)
             self.silence.watch(("sensor", path, sensor.id), sensor_silence_limit_s(sensor))
+
+    @staticmethod
+    def _share_line_mode(devices: list[DeviceModel]) -> None:
+        """Devices without a state sensor follow the first device of their line that has one."""
+        source = next((d for d in devices if d.state_sensor is not None), None)
+        for device in devices:
+            if device.state_sensor is None:
+                device.mode_source = source
 
     def observe_many(self, readings: Iterable[Reading], arrived_ns: int) -> list[AnomalyEvent]:
         """Score a message's readings in time order (state sensors first at each time, so the mode
@@ -116,8 +129,8 @@ class Monitor:
         device = self.devices[reading.device]
         if reading.sensor == device.state_sensor:
             device.note_state(reading.value, reading.time_ns)
-        settling = device.settling(reading.time_ns, self.settle_s)
-        findings = model.assess(reading.value, device.mode, settling=settling)
+        settling = self._settling(device, reading.time_ns)
+        findings = model.assess(reading.value, device.operating_mode, settling=settling)
         if reading.sensor in device.analog:
             device.latest[reading.sensor] = reading.value
         change = self.engine.observe(model.ref.sensor_id, reading.time_ns, findings)
@@ -135,7 +148,7 @@ class Monitor:
         in_alarm = self.engine.in_alarm(key)
         if not in_alarm and any(self.engine.in_alarm(path.sensor_id(s)) for s in device.analog):
             return []  # a sensor of this device is already in alarm: the same incident
-        if not in_alarm and device.settling(time_ns, self.settle_s):
+        if not in_alarm and self._settling(device, time_ns):
             return []
         finding = Finding("pca", model_version_of("pca", detector), score, self.device_threshold, Severity.MINOR)
         change = self.engine.observe(key, time_ns, [finding] if score > 0 else [])
@@ -151,12 +164,20 @@ class Monitor:
             event.details["top_sensor"] = top_sensor
         return [event]
 
+    def _settling(self, device: DeviceModel, time_ns: int) -> bool:
+        """After a change of machine mode or of shift only the engineering range counts."""
+        if device.settling(time_ns, self.settle_s):
+            return True
+        calendar = self.calendars.get(device.device.plant)
+        since = calendar.since_shift_start_s(time_ns) if calendar is not None else None
+        return since is not None and since < self.shift_settle_s
+
     def _deviations(self, path: DevicePath) -> list[tuple[str, float, float]]:
         """(sensor, latest value, robust z against its recent band in this mode), most deviating first."""
         device = self.devices[path]
         rows = []
         for name, value in device.latest.items():
-            detectors = self.sensors[(path, name)].detectors(device.mode)
+            detectors = self.sensors[(path, name)].detectors(device.operating_mode)
             band = next((d.band for d in detectors if isinstance(d, RegisteredDetector)), None)
             z = band.z(value) if band is not None and band.seen > 1 else 0.0
             rows.append((name, value, z))

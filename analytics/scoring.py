@@ -170,6 +170,13 @@ class DeviceModel:
     detectors: dict[Mode, Detector | None] = field(default_factory=dict)
     latest: dict[str, float] = field(default_factory=dict)
     last_tick_ns: int = -1
+    mode_source: DeviceModel | None = field(default=None, repr=False)
+    """For a device without a state sensor: a device on its line whose state sets its mode (a
+    conveyor stops when the line's robot stops)."""
+
+    @property
+    def operating_mode(self) -> Mode:
+        return self.mode_source.mode if self.mode_source is not None else self.mode
 
     def note_state(self, value: float, time_ns: int) -> None:
         mode = round(value)
@@ -177,12 +184,14 @@ class DeviceModel:
             self.mode, self.mode_since_ns = mode, time_ns
 
     def settling(self, time_ns: int, settle_s: float) -> bool:
-        return self.mode_since_ns >= 0 and time_ns - self.mode_since_ns < settle_s * 1e9
+        since = self.mode_source.mode_since_ns if self.mode_source is not None else self.mode_since_ns
+        return since >= 0 and time_ns - since < settle_s * 1e9
 
     def detector(self) -> Detector | None:
-        if self.mode not in self.detectors:
-            self.detectors[self.mode] = self.multivariate(self.sensors)
-        return self.detectors[self.mode]
+        mode = self.operating_mode
+        if mode not in self.detectors:
+            self.detectors[mode] = self.multivariate(self.sensors)
+        return self.detectors[mode]
 
     def assess(self, time_ns: int) -> float | None:
         """Score then learn the current vector; None until every analog sensor reported."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import time
 from pathlib import Path
 
 from analytics.checkpoint import load_checkpoint, save_checkpoint
 from analytics.monitor import DEVICE_SCOPE_SENSOR, Monitor
 from analytics.mqtt_link import InboundMessage, MemoryLink
 from analytics.service import ServiceTuning, analyze
-from ganlink.assets import PlantFile, load_plant_file
+from analytics.shifts import ShiftCalendar
+from ganlink.assets import PlantFile, Shift, load_plant_file
 from ganlink.schema import AnomalyEvent, Quality, Reading, encode_telemetry, parse_anomaly
-from ganlink.timestamps import now_ns
+from ganlink.timestamps import now_ns, parse_source_time
 from ganlink.topics import DevicePath
 
 S = 1_000_000_000
@@ -196,3 +198,46 @@ def test_a_stopped_machine_reading_zero_is_not_an_anomaly_but_the_same_value_whi
     assert _drive_modes(monitor, range(1200, 1800), rng, state=1.0, current=None) == [], "running again"
     events = _drive_modes(monitor, range(1800, 1830), rng, state=1.0, current=0.0)
     assert [(e.sensor, e.details["state"]) for e in events] == [("fan-current", "raised")]
+
+
+def test_the_shift_calendar_tells_time_since_the_current_shift_started() -> None:
+    shifts = [Shift(name="day", start=time(8, 0), hours=12), Shift(name="night", start=time(20), hours=12)]
+    plant = _plant().plant.model_copy(update={"shifts": shifts})
+    calendar = ShiftCalendar.of(plant)
+    # 2026-11-27T00:05:00Z is 08:05 in Asia/Shanghai: five minutes into the day shift.
+    at = parse_source_time("2026-11-27T00:05:00Z")
+    assert calendar.since_shift_start_s(at) == 300.0
+    assert calendar.since_shift_start_s(at + 3600 * S) == 3900.0, "cached bounds still right"
+    assert calendar.since_shift_start_s(parse_source_time("2026-11-27T12:59:00Z")) == 3540.0, "night shift"
+    assert ShiftCalendar.of(_plant().plant).since_shift_start_s(at) is None
+
+
+def test_a_planned_rate_change_at_a_shift_start_is_not_alarmed_but_mid_shift_it_is() -> None:
+    plant_file = _plant()
+    plant = plant_file.plant.model_copy(update={"shifts": [Shift(name="all-day", start=time(0, 0), hours=24)]})
+    shifted = plant_file.model_copy(update={"plant": plant})
+    start = parse_source_time("2026-11-26T15:00:00Z")  # 23:00 local; the shift starts at 16:00Z
+    rng = random.Random(12)
+
+    def run(step_at_s: int) -> list[AnomalyEvent]:
+        monitor = Monitor([shifted])
+        events = []
+        for i in range(4800):
+            time_ns = start + i * S
+            level = 80.0 if i < step_at_s else 95.0  # the fan runs 19 % harder
+            readings = [
+                Reading(BURNER_1, "state", time_ns, 1.0),
+                Reading(BURNER_1, "fan-current", time_ns, round(level + rng.gauss(0, 1), 2)),
+            ]
+            events.extend(monitor.observe_many(readings, time_ns))
+        return [e for e in events if e.details["state"] == "raised"]
+
+    assert run(step_at_s=3600) == [], "at the shift start: planned"
+    assert [e.sensor for e in run(step_at_s=3000)] == ["fan-current"], "mid-shift: anomalous"
+
+
+def test_a_device_without_a_state_sensor_follows_its_lines_machine_state() -> None:
+    monitor = Monitor([_plant()])
+    assert monitor.devices[BURNER_2].mode_source is monitor.devices[BURNER_1]
+    monitor.observe_many([Reading(BURNER_1, "state", T0, 0.0)], T0)
+    assert monitor.devices[BURNER_2].operating_mode == 0
