@@ -24,7 +24,7 @@ def test_every_registered_connector_loads_and_the_simulator_is_one() -> None:
 
 
 def test_unknown_connector_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="known: modbus, opcua, simulator"):
+    with pytest.raises(ConfigError, match="known: modbus, mqtt, opcua, simulator"):
         load_connector_class("profibus")
 
 
