@@ -43,6 +43,7 @@ class OutboxConfig(BaseModel):
     max_readings: int | None = Field(None, gt=0, description="hard cap; default from budget_hours")
     when_full: Literal["drop-oldest", "drop-newest"] = "drop-oldest"
     backfill_readings_per_s: float = Field(20_000.0, gt=0, description="replay rate of the historical lane")
+    durable: bool = Field(False, description="fsync every commit (survives power loss, costs throughput)")
 
 
 class GatewayConfig(BaseModel):

@@ -36,7 +36,7 @@ def open_outbox(config: OutboxConfig, *, gateway: str, data_dir: Path, readings_
     """The gateway's outbox; its size is ``max_readings`` or ``budget_hours`` at ``readings_per_s``."""
     path = config.path if config.path is not None else data_dir / "outbox" / f"{gateway}.sqlite"
     max_readings = config.max_readings or max(1, round(config.budget_hours * 3600 * readings_per_s))
-    return Outbox(path, max_readings=max_readings, when_full=config.when_full)
+    return Outbox(path, max_readings=max_readings, when_full=config.when_full, durable=config.durable)
 
 
 async def _pump(connector: Connector, queue: asyncio.Queue[list[Reading]]) -> None:

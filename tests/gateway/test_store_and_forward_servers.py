@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -19,12 +20,14 @@ from ganlink.schema import Reading, parse_telemetry
 from ganlink.servers import MosquittoServer, free_port
 from ganlink.timestamps import now_ns
 from ganlink.topics import TELEMETRY_SUBSCRIPTION, DevicePath
+from gateway.config import load_gateway_config
 from gateway.forwarder import StoreAndForward
 from gateway.outbox import Outbox, read_stats
 from gateway.publisher import GatewayPublisher
+from gateway.service import run_from_config
 
 if TYPE_CHECKING:
-    from tests.gateway.conftest import Listener
+    from tests.gateway.conftest import Listener, ThreadedModbusDevice
 
 pytestmark = pytest.mark.servers
 S = 1_000_000_000
@@ -243,3 +246,39 @@ async def test_live_readings_overtake_a_rate_limited_historical_backfill(
     historical = {s for s, copies in by_seq.items() if all(b'"historical":true' in c for c in copies)}
     assert historical == backlog_seqs
     assert not any(b'"historical":true' in c for s in live_seqs for c in by_seq[s])
+
+
+async def test_gateway_yaml_with_a_modbus_device_publishes_its_readings(
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    listen: Callable[..., Listener],
+    threaded_modbus: Callable[..., ThreadedModbusDevice],
+) -> None:
+    current = list(struct.unpack(">HH", struct.pack(">f", 612.5)))
+    device = threaded_modbus(holding=current, inputs=[655], coils=[True])
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "plc.yaml").write_text(
+        "version: 1\nconnector: modbus\n"
+        "device: {plant: conch-cement, area: clinker, line: kiln-line-1, device: kiln-drive-plc}\n"
+        f"connection: {{host: 127.0.0.1, port: {device.port}, unit: 1}}\n"
+        "poll_period_s: 0.2\n"
+        "sensors:\n"
+        "  - {id: motor-current, table: holding, address: 100, type: float32, unit: A}\n"
+        "  - {id: bearing-temp, table: input, address: 0, type: int16, scale: 0.1, unit: Cel}\n"
+    )
+    config_path = tmp_path / "gateway.yaml"
+    config_path.write_text(
+        f"version: 1\nplant: conch-cement\ngateway: gw-field\nmqtt_url: {mosquitto.url}\n"
+        "simulate: false\ndevices: [profiles/plc.yaml]\noutbox: {path: outbox.sqlite}\n"
+    )
+    listener = listen(mosquitto.url, ["ganlink/v1/conch-cement/clinker/kiln-line-1/kiln-drive-plc/telemetry"])
+    stop = asyncio.Event()
+    config = load_gateway_config(config_path)
+    task = asyncio.create_task(run_from_config(config, config_path, data_dir=tmp_path, stop=stop))
+    got = await asyncio.to_thread(listener.wait_for, lambda got: len(got) >= 1, 15)
+    stop.set()
+    await asyncio.wait_for(task, 15)
+    body = json.loads(got[0][1])
+    assert body["gateway"] == "gw-field"
+    assert {r["sensor"]: r["value"] for r in body["readings"]} == {"motor-current": 612.5, "bearing-temp": 65.5}
+    assert read_stats(tmp_path / "outbox.sqlite").messages == 0  # acknowledged and deleted
