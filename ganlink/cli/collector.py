@@ -14,6 +14,8 @@ def _run(args: argparse.Namespace) -> int:
     from ganlink.settings import get_settings  # noqa: PLC0415
 
     overrides: dict[str, Any] = {"protocol": MqttProtocol(args.protocol), "client_id": args.client_id}
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
     if args.no_share:
         overrides["share_group"] = None
 
@@ -51,6 +53,7 @@ def register(commands: Any) -> None:
     run.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT protocol level (default 5)")
     run.add_argument("--client-id", default="ganlink-collector", help="fixed id of the persistent session")
     run.add_argument("--no-share", action="store_true", help="plain subscription instead of $share/<group>/...")
+    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (/metrics)")
     run.set_defaults(run=_run)
 
     dead = sub.add_parser("deadletter", help="list or replay dead-lettered input (local store)")
