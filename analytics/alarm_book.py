@@ -18,12 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from ganlink.alarms import Alarm, Label, alarm_from_event
+from ganlink.alarms import Alarm, Label, Sensitivity, alarm_from_event, sensitivity_for
 from ganlink.registry import Registry, RegistryError, alarms
 from ganlink.schema import AnomalyEvent
 from ganlink.timestamps import now_ns
 
-__all__ = ["AlarmBook", "MemoryAlarmBook", "RegistryAlarmBook"]
+__all__ = ["AlarmBook", "MemoryAlarmBook", "RegistryAlarmBook", "sensitivities"]
 
 
 class AlarmBook(Protocol):
@@ -126,3 +126,8 @@ class RegistryAlarmBook:
         for sensor_id, label in rows:
             labels[sensor_id].append(Label(label) if label in Label.__members__.values() else None)
         return {sensor: values[-per_sensor:] for sensor, values in labels.items()}
+
+
+def sensitivities(book: AlarmBook, plant_ids: Sequence[str]) -> dict[str, Sensitivity]:
+    """Each labeled sensor's current sensitivity, as the service computes it from the labels."""
+    return {sensor: sensitivity_for(labels) for sensor, labels in sorted(book.recent_labels(plant_ids).items())}

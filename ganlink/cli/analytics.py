@@ -63,6 +63,22 @@ def _run_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_sensitivity(args: argparse.Namespace) -> int:
+    from analytics.alarm_book import RegistryAlarmBook, sensitivities  # noqa: PLC0415 - lazy by design
+    from ganlink.registry import Registry  # noqa: PLC0415
+    from ganlink.settings import get_settings  # noqa: PLC0415
+
+    plant_ids = [p.plant.id for p in select_plant_files(args.plant, None)]
+    book = RegistryAlarmBook(Registry.from_settings(get_settings()))
+    rows = sensitivities(book, plant_ids)
+    shown = {k: v for k, v in rows.items() if args.all or v.factor != 1.0}
+    if not shown:
+        print(f"all {len(rows)} labeled sensor(s) at default sensitivity")
+    for sensor_id, sensitivity in shown.items():
+        print(f"{sensor_id}  threshold x{sensitivity.factor:.2f}  ({sensitivity.reason})")
+    return 0
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
     evaluate = importlib.import_module("analytics.evaluate")
     if args.data is not None:
@@ -107,6 +123,13 @@ def register(commands: Any) -> None:
         "--no-registry", action="store_true", help="do not record alarms in the registry (no label feedback)"
     )
     run.set_defaults(run=_run_service)
+
+    sensitivity = sub.add_parser(
+        "sensitivity", help="sensors made less sensitive by operator labels (relabel alarms to revert)"
+    )
+    sensitivity.add_argument("--plant", action="append", help="bundled plant id (repeatable; default all)")
+    sensitivity.add_argument("--all", action="store_true", help="also list labeled sensors at default sensitivity")
+    sensitivity.set_defaults(run=_run_sensitivity)
 
     detect = sub.add_parser("detect", help="score a recorded CSV series offline, causally")
     detect.add_argument("input", type=Path, help="CSV: timestamp, then one or more numeric columns")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from analytics.alarm_book import MemoryAlarmBook, RegistryAlarmBook
+from analytics.alarm_book import MemoryAlarmBook, RegistryAlarmBook, sensitivities
 from analytics.monitor import Monitor
 from analytics.service import AlarmRecorder
 from ganlink.alarms import AlarmStatus, Label
@@ -112,3 +112,14 @@ async def test_a_failed_alarm_write_is_kept_and_retried() -> None:
     await recorder.record([])
     assert list(book.alarms) == ["a1"]
     assert recorder.pending == []
+
+
+def test_sensitivities_show_which_sensors_labels_made_less_sensitive() -> None:
+    book = MemoryAlarmBook()
+    book.record([_event(f"a{i}", "raised", 100 + i) for i in range(5)])
+    assert sensitivities(book, ["test-smelter"])[GAS_TEMP].factor == 1.0, "unlabeled"
+    for i in range(5):
+        book.label(f"a{i}", Label.FALSE)
+    shown = sensitivities(book, ["test-smelter"])[GAS_TEMP]
+    assert shown.factor > 1.0
+    assert "5 of 5" in shown.reason
