@@ -16,16 +16,17 @@ from typing import Any, Self
 
 from collector.batching import BatchBuilder
 from collector.completeness import CompletenessStore, CompletenessTracker
-from collector.config import CollectorConfig
+from collector.config import CollectorConfig, RetryPolicy
 from collector.dead_letter_store import DeadLetterStore
 from collector.ledger import AckLedger, SequenceLedger
 from collector.metrics import CollectorMetrics
 from collector.metrics_http import serve_metrics
 from collector.mqtt_source import MqttSource
 from collector.spool import DiskSpool
-from collector.store_writer import StoreWriter
+from collector.store_writer import StoreWriter, backoff_delay
 from collector.writer import BatchWriter
 from ganlink.assets import bundled_plant_files
+from ganlink.errors import StoreUnavailable
 from ganlink.settings import Settings
 from ganlink.store import TimeSeriesStore
 from ganlink.timestamps import now_ns
@@ -174,8 +175,27 @@ async def run_collector(
     config = CollectorConfig.from_settings(settings, **overrides)
     async with contextlib.AsyncExitStack() as resources:
         if store is None:
-            from ganlink.stores import open_store  # noqa: PLC0415 - the store module pulls in httpx/sqlite
-
-            store = await resources.enter_async_context(open_store(settings))
+            store = await _open_store_patiently(settings, stop)
+            if store is None:
+                return
+            resources.push_async_callback(store.close)
         collector = await resources.enter_async_context(Collector(config, store))
         await collector.run(stop)
+
+
+async def _open_store_patiently(settings: Settings, stop: asyncio.Event) -> TimeSeriesStore | None:
+    """The configured store; while it cannot be reached, keep trying (the broker holds the data)."""
+    from ganlink.stores import open_store  # noqa: PLC0415 - the store module pulls in httpx/sqlite
+
+    policy = RetryPolicy(initial_s=0.5, max_s=10.0)
+    attempt = 0
+    while not stop.is_set():
+        try:
+            return await open_store(settings)
+        except StoreUnavailable as exc:
+            delay = backoff_delay(attempt, policy, exc.retry_after_s)
+            logger.warning("store not reachable at start (%s); retrying in %.1fs", exc, delay)
+            attempt += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+    return None

@@ -197,3 +197,56 @@ async def test_mosquitto_restarted_mid_stream_loses_nothing_it_accepted(
         await running
     assert await missing_by_gateway_seq(store, plan) == []
     assert collector.acks.connection >= 2  # it really reconnected
+
+
+async def test_collector_started_before_influxdb_waits_for_it_and_loses_nothing(
+    broker: MosquittoServer, tmp_path: Path
+) -> None:
+    from collector.service import run_collector  # noqa: PLC0415
+    from ganlink.servers import free_port  # noqa: PLC0415
+    from ganlink.settings import Settings  # noqa: PLC0415
+
+    influx = InfluxServer(tmp_path / "late-influxdb", port=free_port())
+    settings = Settings(
+        mqtt_url=broker.url, influx_url=influx.url, influx_db="late", data_dir=tmp_path / "collector",
+        collector_flush_interval_s=0.05,
+    )  # fmt: skip
+    plan = TrafficPlan(messages=500, readings_per_message=4, devices=5, plant="fault-late", start_ns=START_NS)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_collector(settings, stop=stop, share_group=None, client_id="late-collector"))
+    await asyncio.sleep(2)  # the collector keeps trying to open the store
+    assert not running.done()
+    influx.start()
+    try:
+        store = InfluxStore(influx.url, "late")
+        deadline = time.monotonic() + 30
+        while not await _subscribed(broker) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await _publish_in_background(broker, plan)
+        assert await _wait_landed(store, plan.plant, plan.readings, 60) == plan.readings
+        stop.set()
+        await running
+        assert await missing_by_gateway_seq(store, plan) == []
+        await store.close()
+    finally:
+        influx.stop()
+
+
+async def _subscribed(broker: MosquittoServer) -> bool:
+    """True once a collector session exists: a retained Sparkplug STATE says the host is online."""
+    import json  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    import paho.mqtt.client as paho  # noqa: PLC0415
+    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+    seen = threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+    client.on_connect = lambda c, *_a: c.subscribe("spBv1.0/STATE/+", qos=1)
+    client.on_message = lambda _c, _u, m: seen.set() if json.loads(m.payload).get("online") else None
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    found = await asyncio.to_thread(seen.wait, 1.0)
+    client.disconnect()
+    client.loop_stop()
+    return found
