@@ -200,11 +200,15 @@ async def run_analytics(
                     delay = tuning.backoff_first_s
                     await analyze(link, monitor, stop=stop, state_dir=state_dir, tuning=tuning, recorder=recorder)
             except LinkLost as exc:
-                wait_s = delay * random.uniform(0.5, 1.0)
-                logger.warning("%s; reconnecting in %.1f s", exc, wait_s)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=wait_s)
-                delay = min(tuning.backoff_max_s, delay * 2)
+                logger.warning("%s; reconnecting", exc)
+            except Exception:  # the supervisor: log with the traceback, restart with backoff
+                logger.exception("analytics loop failed; restarting")
+            else:
+                continue
+            wait_s = delay * random.uniform(0.5, 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait_s)
+            delay = min(tuning.backoff_max_s, delay * 2)
     finally:
         if state_dir is not None:
             save_checkpoint(state_dir, monitor)

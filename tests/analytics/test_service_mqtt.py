@@ -132,3 +132,26 @@ async def test_a_restart_does_not_re_alarm_what_was_already_alarmed(mosquitto: M
     listening.cancel()
 
     assert [e.details["state"] for e in listener.events] == ["raised"], "the open alarm was not raised again"
+
+
+async def test_the_service_reconnects_after_the_broker_restarts(tmp_path: Path) -> None:
+    broker = MosquittoServer(tmp_path / "broker")
+    broker.start()
+    try:
+        service, stop = await _start_service(broker.url, tmp_path / "state")
+        await asyncio.to_thread(broker.stop)
+        await asyncio.sleep(1.0)  # the service notices and backs off
+        await asyncio.to_thread(broker.start)  # same port, persistent session kept on disk
+        listener = _AnomalyListener(broker.port)
+        listening = asyncio.create_task(listener.listen())
+        await listener.ready.wait()
+        await _wait_for(lambda: False, timeout_s=2.0)  # give the service its reconnect
+        rng = random.Random(13)
+        await _publish(broker.port, _telemetry(now_ns() - 200 * S, range(200), rng, fault_from=190))
+        await _wait_for(lambda: listener.events, timeout_s=10)
+        stop.set()
+        await service
+        listening.cancel()
+    finally:
+        broker.stop()
+    assert [(e.sensor, e.detector) for e in listener.events] == [("gas-temp", "range")]
