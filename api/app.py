@@ -23,7 +23,7 @@ from api.deps import authorize
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.page_views import PageViewMiddleware
-from api.routes import admin, alarms, assets, commissioning, health, lines, onboarding, plants, sensors
+from api.routes import admin, alarms, assets, commissioning, completeness, health, lines, onboarding, plants, sensors
 from api.routes import kpi as kpi_routes
 from ganlink import __version__
 from ganlink.errors import StoreError
@@ -92,7 +92,7 @@ def create_app(
 
     # Routers carry their full /api/v1 paths so authorize() sees the same templates as the permission table.
     app.include_router(health.router)
-    for module in (plants, lines, sensors, alarms, onboarding, assets, admin):
+    for module in (plants, lines, sensors, alarms, onboarding, assets, completeness, admin):
         app.include_router(module.router, dependencies=[Depends(authorize)])
     app.include_router(kpi_routes.router, dependencies=[Depends(authorize)])
     app.include_router(commissioning.router, dependencies=[Depends(authorize)])

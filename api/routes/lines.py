@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, RegistryDep, StoreDep, raw_values_allowed
 from api.models import Anomaly, LatestReading
 from api.permissions import API_PREFIX
 from api.readings import latest_readings
 from api.timerange import parse_time_ns
-from ganlink.registry import LineNode, Registry
-from ganlink.store import SensorSelector
+from ganlink.registry import ApiKey, LineNode, Registry
+from ganlink.store import SensorSelector, TimeSeriesStore
 from ganlink.timestamps import now_ns
 
 router = APIRouter(prefix=API_PREFIX + "/plants/{plant}/areas/{area}/lines/{line}", tags=["lines"])
@@ -74,3 +78,51 @@ async def line_anomalies(
         )
         for e in events
     ]
+
+
+async def _line_events(
+    request: Request, registry: Registry, store: TimeSeriesStore, user: ApiKey, path: tuple[str, str, str], *,
+    interval_s: float, duration_s: float,
+) -> AsyncIterator[str]:  # fmt: skip
+    """Server-Sent Events: ``readings`` with values newer than last sent, ``alarms`` when the line's
+    active alarms change, a comment line as heartbeat."""
+    plant, area, line = path
+    sensors = registry.sensors_of(plant, area, line)
+    selector = SensorSelector(plant, area, line)
+    last_sent: dict[str, int] = {}
+    last_alarms: list[tuple[str, str]] | None = None
+    yield "retry: 2000\n\n"
+    deadline = asyncio.get_running_loop().time() + duration_s
+    while asyncio.get_running_loop().time() < deadline and not await request.is_disconnected():
+        readings = await latest_readings(store, selector, sensors, user)
+        fresh = [r for r in readings if r.time_ms is not None and r.time_ms > last_sent.get(r.sensor_id, -1)]
+        for reading in fresh:
+            last_sent[reading.sensor_id] = reading.time_ms or 0
+        if fresh:
+            yield f"event: readings\ndata: {json.dumps([r.model_dump() for r in fresh])}\n\n"
+        active = registry.alarms(plant, area, line, active_only=True, limit=100)
+        summary = [(a.id, str(a.status)) for a in active]
+        if summary != last_alarms:
+            last_alarms = summary
+            yield f"event: alarms\ndata: {json.dumps([{'id': i, 'status': s} for i, s in summary])}\n\n"
+        if not fresh:
+            yield ": idle\n\n"
+        await asyncio.sleep(interval_s)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def line_stream(
+    plant: str, area: str, line: str, *, request: Request, registry: RegistryDep, store: StoreDep, user: CurrentUser,
+    interval_s: Annotated[float, Query(ge=0.5, le=60)] = 1.0,
+    duration_s: Annotated[float, Query(ge=0, le=3600, description="the stream ends then; clients reconnect")] = 600,
+) -> StreamingResponse:  # fmt: skip
+    """Live readings and alarm changes of the line as Server-Sent Events (``text/event-stream``); the
+    stream ends after ``duration_s`` and EventSource clients reconnect by themselves."""
+    _require_line(registry, plant, area, line)
+    path = (plant, area, line)
+    events = _line_events(request, registry, store, user, path, interval_s=interval_s, duration_s=duration_s)
+    return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,23 +1,31 @@
-"""A sensor: its metadata and a range query with an automatic bucket."""
+"""A sensor: its metadata, a range query with an automatic bucket, and a streamed raw export."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentUser, RegistryDep, StoreDep, raw_values_allowed
+from api.deps import CurrentUser, RegistryDep, StoreDep, actor_of, client_address, raw_values_allowed
 from api.models import RangeResult
 from api.permissions import API_PREFIX
-from api.timerange import MAX_POINTS, NS_PER_S, choose_bucket_ns, parse_duration_ns, parse_time_ns
+from api.series import sensor_series, time_window
+from api.timerange import NS_PER_S
 from ganlink.registry import Registry, SensorInfo
-from ganlink.store import Aggregate
-from ganlink.timestamps import now_ns
+from ganlink.store import Aggregate, TimeSeriesStore
+from ganlink.timestamps import format_rfc3339
 
 router = APIRouter(prefix=API_PREFIX + "/sensors/{sensor_id}", tags=["sensors"])
 
-MAX_RANGE_NS = 400 * 86400 * NS_PER_S
-MIN_RESTRICTED_BUCKET_NS = 60 * NS_PER_S
+MAX_EXPORT_NS = 31 * 86400 * NS_PER_S
+MAX_EXPORT_POINTS = 2_000_000
+_EXPORT_CHUNK_NS = 6 * 3600 * NS_PER_S
+
+Start = Annotated[str, Query(description="RFC 3339, epoch ms, or now-1h")]
+End = Annotated[str, Query(description="RFC 3339, epoch ms, or now")]
 
 
 def _require_sensor(registry: Registry, sensor_id: str) -> SensorInfo:
@@ -25,10 +33,6 @@ def _require_sensor(registry: Registry, sensor_id: str) -> SensorInfo:
     if info is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sensor {sensor_id!r}")
     return info
-
-
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
 @router.get("")
@@ -43,56 +47,67 @@ async def sensor_range(
     registry: RegistryDep,
     store: StoreDep,
     user: CurrentUser,
-    start: Annotated[str, Query(description="RFC 3339, epoch ms, or now-1h")] = "now-1h",
-    end: Annotated[str, Query(description="RFC 3339, epoch ms, or now")] = "now",
+    start: Start = "now-1h",
+    end: End = "now",
     bucket: Annotated[str, Query(description="auto, raw, or a width such as 30s, 5m, 1h")] = "auto",
     aggregate: Aggregate = Aggregate.MEAN,
 ) -> RangeResult:
     """Readings in [start, end): raw when they fit in 2000 points, else one aggregate per bucket."""
     info = _require_sensor(registry, sensor_id)
-    now = now_ns()
-    try:
-        start_ns, end_ns = parse_time_ns(start, now_ns=now), parse_time_ns(end, now_ns=now)
-    except ValueError as exc:
-        raise _unprocessable(str(exc)) from None
-    span = end_ns - start_ns
-    if span <= 0:
-        raise _unprocessable("start must be before end")
-    if span > MAX_RANGE_NS:
-        raise _unprocessable(f"range is longer than {MAX_RANGE_NS // (86400 * NS_PER_S)} days")
-    if bucket == "auto":
-        bucket_ns = choose_bucket_ns(span, info.sample_period_s)
-    elif bucket == "raw":
-        bucket_ns = None
-    else:
-        try:
-            bucket_ns = parse_duration_ns(bucket)
-        except ValueError as exc:
-            raise _unprocessable(str(exc)) from None
-        if span / bucket_ns > MAX_POINTS:
-            raise _unprocessable(f"bucket {bucket} gives more than {MAX_POINTS} points; widen it or use auto")
+    window = time_window(start, end)
+    return await sensor_series(store, info, user, window, bucket=bucket, aggregate=aggregate)
+
+
+async def _export_rows(
+    store: TimeSeriesStore, info: SensorInfo, window: tuple[int, int], fmt: str
+) -> AsyncIterator[str]:
+    """Raw readings in time order, fetched in 6 h chunks so memory stays flat; stops at MAX_EXPORT_POINTS."""
+    sent = 0
+    yield "time,value\n" if fmt == "csv" else '{"sensor_id":' + json.dumps(info.sensor_id) + ',"points":['
+    chunk_start = window[0]
+    while chunk_start < window[1] and sent < MAX_EXPORT_POINTS:
+        chunk_end = min(chunk_start + _EXPORT_CHUNK_NS, window[1])
+        points = await store.query_range(info.device_path, info.id, chunk_start, chunk_end)
+        lines = []
+        for point in points[: MAX_EXPORT_POINTS - sent]:
+            if fmt == "csv":
+                lines.append(f"{format_rfc3339(point.time_ns)},{point.value!r}\n")
+            else:
+                lines.append(("," if sent or lines else "") + f"[{point.time_ns // 1_000_000},{point.value!r}]")
+        sent += len(lines)
+        if lines:
+            yield "".join(lines)
+        chunk_start = chunk_end
+    if fmt != "csv":
+        yield f'],"truncated":{"true" if sent >= MAX_EXPORT_POINTS else "false"}}}'
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "raw readings"}},
+)
+async def sensor_export(
+    sensor_id: str,
+    *,
+    request: Request,
+    registry: RegistryDep,
+    store: StoreDep,
+    user: CurrentUser,
+    start: Start = "now-1h",
+    end: End = "now",
+    format: Literal["csv", "json"] = "csv",
+) -> StreamingResponse:
+    """Raw readings of [start, end) (at most 31 days and 2 000 000 points), streamed; audited."""
+    info = _require_sensor(registry, sensor_id)
     if not raw_values_allowed(user, info):
-        # Data class 3 of a plant outside the key's scope: aggregates only, never raw points.
-        if bucket == "raw":
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{sensor_id} is data class 3: raw values only for "
-                                "keys scoped to its plant; ask for a bucket")  # fmt: skip
-        bucket_ns = max(bucket_ns or 0, MIN_RESTRICTED_BUCKET_NS)
-    device = info.device_path
-    points = await store.query_range(device, info.id, start_ns, end_ns, bucket_ns=bucket_ns, aggregate=aggregate)
-    if bucket_ns is None and len(points) > MAX_POINTS:  # raw was allowed and chosen
-        if bucket == "raw":
-            raise _unprocessable(f"more than {MAX_POINTS} raw points; narrow the range or use a bucket")
-        # The sensor reports faster than its registered period: bucket by what was actually found.
-        bucket_ns = choose_bucket_ns(span, span / len(points) / NS_PER_S)
-        points = await store.query_range(device, info.id, start_ns, end_ns, bucket_ns=bucket_ns, aggregate=aggregate)
-    return RangeResult(
-        sensor_id=info.sensor_id,
-        unit=info.unit,
-        range_min=info.range_min,
-        range_max=info.range_max,
-        start_ms=start_ns // 1_000_000,
-        end_ms=end_ns // 1_000_000,
-        bucket_s=bucket_ns / NS_PER_S if bucket_ns else None,
-        aggregate=str(aggregate) if bucket_ns else None,
-        points=[(p.time_ns // 1_000_000, p.value) for p in points],
-    )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{sensor_id} is data class 3: raw export only for keys "
+                            "scoped to its plant")  # fmt: skip
+    window = time_window(start, end, max_span_ns=MAX_EXPORT_NS)
+    registry.audit(actor_of(user), "export-telemetry", f"sensor/{sensor_id}",
+                   {"start_ms": window[0] // 1_000_000, "end_ms": window[1] // 1_000_000, "format": format},
+                   source=client_address(request))  # fmt: skip
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    filename = f"{sensor_id}.{format}"
+    return StreamingResponse(_export_rows(store, info, window, format), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip

@@ -62,6 +62,10 @@ def _request(method: str, template: str, values: dict[str, str]) -> tuple[str, d
         return path, {"json": SENSOR_SPEC}
     if method == "PUT" and last in ("{area}", "{line}", "{device}"):
         return path, {"json": {"name": "renamed"}}
+    if last == "series":
+        return path, {"params": {"sensor": values["sensor_id"]}}
+    if last == "stream":
+        return path, {"params": {"duration_s": "0"}}
     if last == "import":
         return path, {"content": CSV.replace("smelting,furnace-1,burner-1", _fill("{area},{line},{device}", values)),
                       "params": {"dry_run": "false"}}  # fmt: skip
