@@ -58,8 +58,13 @@ def _parse_rfc3339(raw: str) -> int:
     return seconds * _NS_PER_S + nanos
 
 
+@lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    # many readings share a second: strftime once per second keeps encoding cheap
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def format_rfc3339(time_ns: int) -> str:
     """UTC RFC 3339 with millisecond precision, the form gateways publish."""
     seconds, nanos = divmod(time_ns, _NS_PER_S)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos // 1_000_000:03d}Z"
+    return f"{_utc_second(seconds)}.{nanos // 1_000_000:03d}Z"

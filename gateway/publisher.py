@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -109,6 +110,9 @@ class GatewayPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[int, OutgoingMessage] = {}
         self.in_flight_seqs: set[int] = set()
+        self._acks_lock = threading.Lock()
+        self._acks_waiting: list[int] = []
+        self._acks_scheduled = False
         self.on_acked = on_acked
         self.on_connection = on_connection
         self._all_acked = asyncio.Event()
@@ -221,9 +225,22 @@ class GatewayPublisher:
         await asyncio.wait_for(self._all_acked.wait(), timeout_s)
 
     def _ack_from_network(self, mid: int) -> None:
+        # batch acknowledgements: one loop wake-up per burst instead of one per PUBACK
+        with self._acks_lock:
+            self._acks_waiting.append(mid)
+            if self._acks_scheduled:
+                return
+            self._acks_scheduled = True
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._ack, mid)
+            loop.call_soon_threadsafe(self._drain_acks)
+
+    def _drain_acks(self) -> None:
+        with self._acks_lock:
+            mids, self._acks_waiting = self._acks_waiting, []
+            self._acks_scheduled = False
+        for mid in mids:
+            self._ack(mid)
 
     def _state_from_network(self, connected: bool) -> None:
         loop = self._loop
