@@ -23,6 +23,7 @@ from pathlib import Path
 
 from analytics.detectors import DETECTORS, AlarmGate, Detector, make_detector, surprise
 from analytics.detectors.combined import DeviceCombiner
+from analytics.detectors.seasonal import SeasonalResidual
 from ganlink.errors import ConfigError
 
 __all__ = [
@@ -127,6 +128,8 @@ def choose_detector(name: str | None, columns: Sequence[str], step_s: float) -> 
         name = "seasonal" if len(columns) == 1 else "combined"
     check_detector_name(name)
     params: dict[str, object] = {"seasons": seasons} if name == "seasonal" else {}
+    if name == "seasonal" and len(columns) == 1 and seasons:
+        params["step_seconds"] = step_s
     if name == "combined":
         # per-sensor level shifts plus PCA across the device's sensors (see docs/analytics.md)
         return make_detector("combined", univariate="shift", multivariate="pca")
@@ -142,7 +145,11 @@ def check_detector_name(name: str | None) -> None:
         raise ConfigError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
 
 
-def _observation(model: Detector, columns: Sequence[str], row: Sequence[float]) -> float | dict[str, float]:
+def _observation(
+    model: Detector, columns: Sequence[str], row: Sequence[float], seconds: float
+) -> float | tuple[float, float] | dict[str, float]:
+    if isinstance(model, SeasonalResidual) and model.step_seconds is not None:
+        return (row[0], seconds)
     if model.univariate:
         return row[0]
     return dict(zip(columns, row, strict=True))
@@ -163,9 +170,9 @@ def score_recording(
             steps = [b - a for a, b in zip(recording.seconds[: i + 1], recording.seconds[1 : i + 1], strict=False)]
             model = choose_detector(detector, recording.columns, statistics.median(steps) if steps else math.nan)
             log.debug("detector %r for %d columns", model, len(recording.columns))
-            for past in recording.rows[:i]:
-                model.learn_one(_observation(model, recording.columns, past))
-        x = _observation(model, recording.columns, row)
+            for past, seconds in zip(recording.rows[:i], recording.seconds[:i], strict=True):
+                model.learn_one(_observation(model, recording.columns, past, seconds))
+        x = _observation(model, recording.columns, row, recording.seconds[i])
         # one incident per sensor (and per device model): a sensor already in alarm masks no other
         parts = model.part_scores(x) if isinstance(model, DeviceCombiner) else {"": model.score_one(x)}
         model.learn_one(x)

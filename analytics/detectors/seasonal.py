@@ -81,25 +81,25 @@ class _Predictor:
     def ready(self) -> bool:
         return self.level is not None and (self.period == 1 or self.n >= 2 * self.period)
 
-    def predict(self) -> float:
+    def predict(self, tick: int) -> float:
         level = self.level if self.level is not None else 0.0
         if self.period == 1 or self.n < 2 * self.period:
             return level
-        return level + self.profile[self.n % self.period]
+        return level + self.profile[tick % self.period]
 
-    def error(self, value: float) -> float:
-        """Absolute prediction error in spreads (10 spreads when the spread is still zero)."""
-        residual = abs(value - self.predict())
+    def error(self, value: float, tick: int) -> float:
+        """Absolute prediction error in spreads (1000 spreads when the spread is still zero)."""
+        residual = abs(value - self.predict(tick))
         if self.spread > 0:
             return residual / self.spread
         return 0.0 if residual == 0 else 1e3
 
-    def learn(self, value: float) -> None:
+    def learn(self, value: float, tick: int) -> None:
         if self.level is None:
             self.level = value
             self.n += 1
             return
-        residual = value - self.predict()
+        residual = value - self.predict(tick)
         spread = self.spread
         if spread > 0:
             limit = self.clip * spread
@@ -110,7 +110,7 @@ class _Predictor:
             self.spread = abs(residual)
         self.level += self.level_rate * clipped
         if self.period > 1:
-            slot = self.n % self.period
+            slot = tick % self.period
             deseasoned = value - self.level
             if self.n < self.period:
                 self.profile[slot] = deseasoned
@@ -133,6 +133,9 @@ class SeasonalResidual(Detector):
         long_window: readings of history each channel's tail is estimated from.
         min_calibration: readings a channel needs before its tail is trusted (scores 0 until then).
         warmup: readings before any score is given.
+        step_seconds: sampling step; when set, an observation may be ``(value, epoch_seconds)`` and
+            the seasonal slot follows the clock (gaps and missing readings keep their place in the
+            day) instead of the count of readings.
     """
 
     univariate = True
@@ -149,6 +152,7 @@ class SeasonalResidual(Detector):
         long_window: int = 2000,
         min_calibration: int = 200,
         warmup: int = 150,
+        step_seconds: float | None = None,
     ) -> None:
         seasons = tuple(int(s) for s in seasons)
         windows = tuple(int(w) for w in windows)
@@ -162,7 +166,11 @@ class SeasonalResidual(Detector):
             long_window=long_window,
             min_calibration=min_calibration,
             warmup=warmup,
+            step_seconds=step_seconds,
         )
+        if step_seconds is not None and not step_seconds > 0:
+            raise ValueError(f"step_seconds={step_seconds} must be positive")
+        self.step_seconds = step_seconds
         if any(s < 2 for s in seasons):
             raise ValueError(f"seasons={seasons} must each be at least 2 readings")
         if not windows or any(w < 1 for w in windows):
@@ -178,30 +186,39 @@ class SeasonalResidual(Detector):
         self.warmup = warmup
         self.n = 0
 
-    def _raw_error(self, value: float) -> float:
+    def _reading(self, x: Any) -> tuple[float, int]:
+        """The value and its seasonal tick (clock-based for ``(value, seconds)``, else the count)."""
+        if isinstance(x, tuple):
+            value, seconds = float(x[0]), float(x[1])
+            if self.step_seconds is not None and math.isfinite(seconds):
+                return value, round(seconds / self.step_seconds)
+            return value, self.n
+        return float(x), self.n
+
+    def _raw_error(self, value: float, tick: int) -> float:
         """Compressed error of the best-explaining ready predictor (the level one before any is)."""
         ready = [p for p in self._predictors if p.ready] or self._predictors[:1]
-        return math.log1p(min(p.error(value) for p in ready))
+        return math.log1p(min(p.error(value, tick) for p in ready))
 
     def score_one(self, x: Any) -> float:
-        value = float(x)
+        value, tick = self._reading(x)
         if self.n < self.warmup or not math.isfinite(value):
             return 0.0
-        raw = self._raw_error(value)
+        raw = self._raw_error(value, tick)
         p_value = min(channel.calibration.upper_tail(channel.mean_with(raw)) for channel in self._channels)
         return surprise(len(self._channels) * p_value)
 
     def learn_one(self, x: Any) -> None:
-        value = float(x)
+        value, tick = self._reading(x)
         if not math.isfinite(value):
             return
-        raw = self._raw_error(value)
+        raw = self._raw_error(value, tick)
         if self.n > 0:
             for channel in self._channels:
                 channel.push(raw)
         ready = sum(p.ready for p in self._predictors)
         for predictor in self._predictors:
-            predictor.learn(value)
+            predictor.learn(value, tick)
         self.n += 1
         if sum(p.ready for p in self._predictors) != ready:
             for channel in self._channels:

@@ -132,3 +132,22 @@ def test_combiner_corrects_each_part_and_names_the_faulty_sensor() -> None:
 )
 def test_seasons_follow_the_sampling_step(step_s: float, seasons: tuple[int, ...]) -> None:
     assert seasons_for_step(step_s) == seasons
+
+
+def test_seasonal_slot_follows_the_clock_across_a_gap() -> None:
+    day, step = 24, 3600.0
+    rng = random.Random(4)
+    clocked = make_detector("seasonal", seasons=(day,), step_seconds=step)
+    counted = make_detector("seasonal", seasons=(day,))
+
+    def usual(hour: int) -> float:
+        return 20.0 + (30.0 if hour % day >= 12 else 0.0) + rng.gauss(0.0, 0.5)
+
+    hour = day * 12 + 12  # afternoon: the high half of the day
+    for past in (h for h in range(hour) if not 270 <= h < 275):  # five hours missing, a day ago
+        value = usual(past)
+        clocked.learn_one((value, past * step))
+        counted.learn_one(value)
+    value = usual(hour)
+    assert clocked.score_one((value, hour * step)) < min(0.25, counted.score_one(value))
+    assert clocked._raw_error(value, hour) < counted._raw_error(value, counted.n)
