@@ -1,7 +1,8 @@
 """Sparkplug B 3.0 as an edge node (pure: payload encoding, topics, sequence numbers; no I/O).
 
-Mapping onto the asset tree: group id = plant, edge node id = gateway, device id =
-``{area}.{line}.{device}``, metric name = sensor id, every value a Double with its source time.
+Mapping onto the asset tree: group id = plant, edge node id = gateway, device id = device slug
+(unique within a plant; the host finds area and line in the plant files), metric name = sensor id,
+every value a Double with its source time (births carry each metric's last value and its time).
 
 The payload is protobuf (Eclipse Tahu ``sparkplug_b.proto``), encoded here by hand for the few
 fields an edge node needs, so the gateway needs no protobuf runtime:
@@ -178,8 +179,8 @@ def _decode_metric(data: bytes) -> Metric:
 
 
 def device_id(device: DevicePath) -> str:
-    """The Sparkplug device id of an asset-tree device (unique within the plant)."""
-    return f"{device.area}.{device.line}.{device.device}"
+    """The Sparkplug device id of an asset-tree device: its slug, unique within the plant."""
+    return device.device
 
 
 def topic(group: str, message_type: str, edge_node: str, device: str | None = None) -> str:
@@ -200,7 +201,8 @@ class EdgeNodeState:
     edge_node: str
     bd_seq: int = 0
     seq: int = 0
-    devices: dict[str, dict[str, float]] = field(default_factory=dict)  # device id -> metric -> last value
+    # device id -> metric -> (last value, its source time in ms)
+    devices: dict[str, dict[str, tuple[float, int]]] = field(default_factory=dict)
     paths: dict[str, DevicePath] = field(default_factory=dict)
 
     def _next_seq(self) -> int:
@@ -224,7 +226,9 @@ class EdgeNodeState:
         return messages
 
     def _dbirth(self, device: str, now_ms: int) -> tuple[str, bytes]:
-        metrics = [Metric(name, DATATYPE_DOUBLE, value) for name, value in sorted(self.devices[device].items())]
+        metrics = [
+            Metric(name, DATATYPE_DOUBLE, value, stamp) for name, (value, stamp) in sorted(self.devices[device].items())
+        ]
         return topic(self.group, "DBIRTH", self.edge_node, device), encode_payload(now_ms, metrics, self._next_seq())
 
     def data(self, readings: Sequence[Reading], now_ms: int, *, historical: bool = False) -> list[tuple[str, bytes]]:
@@ -235,11 +239,16 @@ class EdgeNodeState:
             by_device.setdefault(device_id(reading.device), []).append(reading)
         messages: list[tuple[str, bytes]] = []
         for device, device_readings in by_device.items():
+            path = device_readings[0].device
+            if self.paths.setdefault(device, path) != path:
+                raise ValueError(
+                    f"devices {self.paths[device].sensor_id('*')} and {path.sensor_id('*')} share the Sparkplug"
+                    f" device id {device!r}: device slugs must be unique within a plant"
+                )
             known = self.devices.setdefault(device, {})
-            self.paths[device] = device_readings[0].device
             new = {r.sensor for r in device_readings} - set(known)
             for reading in device_readings:
-                known[reading.sensor] = reading.value
+                known[reading.sensor] = (reading.value, reading.time_ns // 1_000_000)
             if new:
                 messages.append(self._dbirth(device, now_ms))
             metrics = [

@@ -82,13 +82,13 @@ def test_births_and_data_parse_with_the_reference_protobuf_runtime() -> None:
     }
     messages = node.data(readings(1), now_ms=2_000)
     assert [t for t, _ in messages] == [
-        "spBv1.0/conch-cement/DBIRTH/gw-conch-1/clinker.kiln-line-1.rotary-kiln",
-        "spBv1.0/conch-cement/DDATA/gw-conch-1/clinker.kiln-line-1.rotary-kiln",
+        "spBv1.0/conch-cement/DBIRTH/gw-conch-1/rotary-kiln",
+        "spBv1.0/conch-cement/DDATA/gw-conch-1/rotary-kiln",
     ]
     dbirth, ddata = (parse(p) for _, p in messages)
-    assert [(m.name, m.datatype, m.double_value) for m in dbirth.metrics] == [
-        ("current", 10, 101.0),
-        ("temp", 10, 100.0),
+    assert [(m.name, m.datatype, m.double_value, m.timestamp) for m in dbirth.metrics] == [
+        ("current", 10, 101.0, 1_795_000_001_000),
+        ("temp", 10, 100.0, 1_795_000_001_000),
     ]
     assert (dbirth.seq, ddata.seq) == (1, 2)
     assert [(m.name, m.double_value, m.timestamp) for m in ddata.metrics] == [
@@ -123,8 +123,13 @@ def test_seq_wraps_at_256_and_known_devices_are_not_reborn() -> None:
     assert {m.name for m in parse(new_metric[0][1]).metrics} == {"temp", "current", "vibration"}
 
 
-def test_device_ids_keep_the_asset_path() -> None:
-    assert device_id(COOLER) == "clinker.kiln-line-1.grate-cooler"
+def test_device_ids_are_device_slugs_and_must_be_unique_in_the_plant() -> None:
+    assert device_id(COOLER) == "grate-cooler"
+    node = EdgeNodeState(group="conch-cement", edge_node="e")
+    node.data(readings(1), now_ms=0)
+    twin = DevicePath("conch-cement", "clinker", "kiln-line-2", "rotary-kiln")
+    with pytest.raises(ValueError, match="unique within a plant"):
+        node.data(readings(2, devices=(twin,)), now_ms=0)
 
 
 @pytest.mark.servers
@@ -182,6 +187,27 @@ async def test_simulated_gateway_can_speak_sparkplug(
     kinds = [t.split("/")[2] for t, _, _ in got]
     assert kinds[0] == "NBIRTH"
     births = {t.split("/")[4] for t, _, _ in got if "/DBIRTH/" in t}
-    assert "stamping.press-line-1.press-1" in births
-    first = next(parse(p) for t, p, _ in got if t.endswith("DDATA/gw-liuzhou-1/stamping.press-line-1.press-1"))
+    assert "press-1" in births
+    first = next(parse(p) for t, p, _ in got if t.endswith("DDATA/gw-liuzhou-1/press-1"))
     assert {"machine-state", "stroke-count"} <= {m.name for m in first.metrics}
+
+
+def test_the_collector_reads_our_edge_node_without_gaps_or_refusals() -> None:
+    """Our device payloads through the collector's own Sparkplug decoder: same readings, no seq gap."""
+    from collector.sparkplug import DeviceAreas, SparkplugState  # noqa: PLC0415 - cross-service check
+
+    host = SparkplugState(DeviceAreas.from_plant_files([p for p in bundled_plant_files() if p.stem == "conch-cement"]))
+    node = EdgeNodeState(group="conch-cement", edge_node="gw-conch-1")
+    sent = [r for t in range(1, 4) for r in readings(t, devices=(KILN, COOLER), sensors=("kiln-speed", "temp"))]
+    node.births(now_ms=1_795_000_000_000)  # node-level NBIRTH: the collector maps only device messages
+    messages = node.data(sent[:4], now_ms=1) + node.data(sent[4:], now_ms=2)
+    received, refused = [], []
+    for topic_name, payload in messages:
+        decoded = host.decode(topic_name, payload, now_ns=1_795_000_010 * S, max_skew_ns=3600 * S)
+        assert decoded is not None
+        assert decoded.rebirth is None
+        received += decoded.readings
+        refused += decoded.refused
+    assert host.seq_gaps == 0
+    assert {(r.sensor_id, r.time_ns, r.value) for r in sent} <= {(r.sensor_id, r.time_ns, r.value) for r in received}
+    assert refused == []
