@@ -18,7 +18,7 @@ from ganlink.schema import PAYLOAD_VERSION, Reading, encode_telemetry
 from ganlink.timestamps import format_rfc3339
 from ganlink.topics import DevicePath
 
-__all__ = ["Publisher", "TrafficPlan", "missing_by_gateway_seq", "telemetry_messages"]
+__all__ = ["Publisher", "TrafficPlan", "forget_session", "missing_by_gateway_seq", "telemetry_messages"]
 
 _NS_PER_MS = 1_000_000
 
@@ -97,6 +97,18 @@ class Publisher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def forget_session(host: str, port: int, client_id: str) -> None:
+    """End a persistent session, so the broker stops queueing for a collector that is gone for good."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311, clean_session=True)
+    connected = threading.Event()
+    client.on_connect = lambda *_args: connected.set()
+    client.connect(host, port, keepalive=10)
+    client.loop_start()
+    connected.wait(5)
+    client.disconnect()
+    client.loop_stop()
 
 
 def _paced(messages: Iterable[tuple[str, bytes]], rate_per_s: float) -> Iterator[tuple[str, bytes]]:

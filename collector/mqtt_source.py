@@ -9,6 +9,7 @@ bounded (MQTT v5 Receive Maximum; with 3.1.1 the broker's own ``max_inflight_mes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -170,6 +171,11 @@ class MqttSource:
 
     async def close(self) -> None:
         self._accepting = False
+        if self._config.sparkplug and self._connected.is_set():
+            # A graceful Sparkplug host says it is offline itself (the Will covers the rest).
+            info = self._client.publish(self._state_topic, self._state_body(online=False), qos=1, retain=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(PublishReceipt([info]).wait(), 2.0)
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
 

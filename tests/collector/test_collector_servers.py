@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import CollectorConfig, MqttProtocol
 from collector.dead_letter_store import DeadLetterStore
-from collector.loadgen import Publisher, TrafficPlan, telemetry_messages
+from collector.loadgen import Publisher, TrafficPlan, forget_session, telemetry_messages
 from collector.service import Collector
 from ganlink.influx import InfluxStore
 from ganlink.servers import InfluxServer, MosquittoServer
@@ -47,8 +47,9 @@ class DeadLetterWatcher:
         self._client.loop_stop()
 
 
-async def _count(store: InfluxStore) -> int:
-    rows = await store.query('SELECT count("value") FROM "telemetry"')
+async def _count(store: InfluxStore, plant: str) -> int:
+    """Readings of one plant only: other tests on the shared broker may publish other plants."""
+    rows = await store.query(f"SELECT count(\"value\") FROM \"telemetry\" WHERE \"plant\" = '{plant}'")
     return int(rows[0]["values"][0][1]) if rows else 0
 
 
@@ -69,6 +70,13 @@ async def influx_store(influxdb: InfluxServer, request: pytest.FixtureRequest) -
     yield store
     await store.drop_database()
     await store.close()
+
+
+@pytest.fixture(autouse=True)
+def forget_sessions(mosquitto: MosquittoServer, tmp_path: Path) -> Iterator[None]:
+    yield
+    for client_id in (f"collector-{tmp_path.name}"[:60], "shared-a", "shared-b"):
+        forget_session("127.0.0.1", mosquitto.port, client_id)  # the shared broker stops queueing for it
 
 
 def _config(broker: MosquittoServer, tmp_path: Path, **overrides: Any) -> CollectorConfig:
@@ -104,13 +112,13 @@ async def test_valid_readings_land_and_bad_ones_are_dead_lettered(
         publisher.close()
 
         async def landed() -> bool:
-            return await _count(influx_store) == plan.readings and len(watcher.bodies) >= 4
+            return await _count(influx_store, plan.plant) == plan.readings and len(watcher.bodies) >= 4
 
         await _wait_for(landed)
         stop.set()
         await running
     watcher.close()
-    assert await _count(influx_store) == plan.readings
+    assert await _count(influx_store, plan.plant) == plan.readings
     reasons = sorted(body["reason"] for body in watcher.bodies)
     assert reasons == ["bad-envelope", "bad-reading", "not-json", "not-utf8"]
     assert all(body["topic"] == topic and body["detail"] for body in watcher.bodies)
@@ -153,7 +161,7 @@ async def test_nothing_is_acknowledged_before_it_is_written(
         running = asyncio.create_task(collector.run(stop))
 
         async def landed() -> bool:
-            return await _count(influx_store) == plan.readings
+            return await _count(influx_store, plan.plant) == plan.readings
 
         await _wait_for(landed)
         stop.set()
@@ -178,7 +186,7 @@ async def test_two_collectors_share_the_load_and_every_reading_lands_once(
         publisher.close()
 
         async def landed() -> bool:
-            return await _count(influx_store) == plan.readings
+            return await _count(influx_store, plan.plant) == plan.readings
 
         await _wait_for(landed)
         stop.set()

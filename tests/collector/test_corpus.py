@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import CollectorConfig
-from collector.loadgen import Publisher
+from collector.loadgen import Publisher, forget_session
 from collector.service import Collector
 from ganlink.errors import MessageRejected
 from ganlink.influx import InfluxStore
@@ -237,13 +237,14 @@ async def test_malformed_corpus_is_dead_lettered_and_every_valid_reading_stored(
         landed = 0
         while time.monotonic() < deadline and (len(dead) < expected_dead or landed < corpus.valid_readings):
             await asyncio.sleep(0.2)
-            rows = await corpus_store.query('SELECT count("value") FROM "telemetry"')
+            rows = await corpus_store.query(f"SELECT count(\"value\") FROM \"telemetry\" WHERE \"plant\" = '{PLANT}'")
             landed = int(rows[0]["values"][0][1]) if rows else 0
         assert not running.done()  # no crash
         stop.set()
         await running
     watcher.disconnect()
     watcher.loop_stop()
+    forget_session("127.0.0.1", mosquitto.port, "corpus-collector")
     assert landed == corpus.valid_readings
     assert Counter(body["reason"] for body in dead) == corpus.reasons
     assert all(body["detail"] and body["topic"] and "payload" in body for body in dead)

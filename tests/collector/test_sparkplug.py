@@ -10,7 +10,7 @@ import pytest
 
 from collector.config import CollectorConfig
 from collector.intake import read_message
-from collector.loadgen import Publisher
+from collector.loadgen import Publisher, forget_session
 from collector.memory_store import MemoryStore
 from collector.service import Collector
 from collector.sparkplug import (
@@ -119,5 +119,6 @@ async def test_sparkplug_readings_land_in_the_store(mosquitto: MosquittoServer, 
             await asyncio.sleep(0.05)
         stop.set()
         await running
+    forget_session("127.0.0.1", mosquitto.port, "sparkplug-collector")
     assert len(store.readings) == 50
     assert {key[0] for key in store.readings} == {DEVICE}
