@@ -29,12 +29,21 @@ __all__ = ["SeasonalResidual"]
 class _Channel:
     """Moving mean of the compressed raw error over ``width`` readings, and that mean's tail."""
 
-    __slots__ = ("calibration", "total", "values")
+    __slots__ = ("calibration", "previous", "total", "values")
 
     def __init__(self, width: int, long_window: int, min_calibration: int) -> None:
         self.values: deque[float] = deque(maxlen=width)
         self.total = 0.0
         self.calibration = TailWindow(long_window, min_count=min_calibration)
+        self.previous: TailWindow | None = None
+
+    def upper_tail(self, value: float) -> float:
+        """Tail probability of a moving mean; the calibration before a restart stands in until the
+        new one has enough values, so a restart leaves no blind spot."""
+        calibration = self.calibration
+        if self.previous is not None and len(calibration) < calibration.min_count:
+            return self.previous.upper_tail(value)
+        return calibration.upper_tail(value)
 
     def mean_with(self, value: float) -> float:
         """The moving mean if ``value`` were the newest reading."""
@@ -56,8 +65,8 @@ class _Channel:
         self.calibration.push(mean)
 
     def restart(self) -> None:
-        self.values.clear()
-        self.total = 0.0
+        if len(self.calibration) >= self.calibration.min_count:
+            self.previous = self.calibration
         self.calibration = TailWindow(self.calibration.size, min_count=self.calibration.min_count)
 
 
@@ -205,7 +214,7 @@ class SeasonalResidual(Detector):
         if self.n < self.warmup or not math.isfinite(value):
             return 0.0
         raw = self._raw_error(value, tick)
-        p_value = min(channel.calibration.upper_tail(channel.mean_with(raw)) for channel in self._channels)
+        p_value = min(channel.upper_tail(channel.mean_with(raw)) for channel in self._channels)
         return surprise(len(self._channels) * p_value)
 
     def learn_one(self, x: Any) -> None:
