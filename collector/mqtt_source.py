@@ -90,6 +90,8 @@ class MqttSource:
         self._metrics = metrics
         self._clock_ns = clock_ns
         self._connected = threading.Event()
+        # Held while acking and while the connection changes, so no ack crosses onto a new connection.
+        self._ack_lock = threading.Lock()
         self._subscribed = threading.Event()
         self._accepting = True
         plant_files = config.plant_files if config.plant_files is not None else tuple(bundled_plant_files())
@@ -189,7 +191,8 @@ class MqttSource:
         if reason.is_failure:
             logger.warning("broker refused the connection: %s", reason)
             return
-        connection = self._acks.new_connection()
+        with self._ack_lock:
+            connection = self._acks.new_connection()
         self._connected.set()
         session = getattr(flags, "session_present", False)
         logger.info("connected to the broker (connection %d, session present: %s)", connection, session)
@@ -206,6 +209,9 @@ class MqttSource:
 
     def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self._connected.clear()
+        with self._ack_lock:
+            # Messages of the lost connection are re-sent by the broker; none of them is acked now.
+            self._acks.new_connection()
         if self._accepting:
             logger.warning("disconnected from the broker (%s); reconnecting", reason)
 
@@ -244,7 +250,8 @@ class MqttSource:
 
     def ack(self, tokens: Sequence[AckToken]) -> None:
         """Acknowledge settled messages; tokens of an earlier connection are skipped (re-sent anyway)."""
-        current = self._acks.connection
-        for token in tokens:
-            if token.connection == current:
-                self._client.ack(token.mid, 1)
+        with self._ack_lock:
+            current = self._acks.connection
+            for token in tokens:
+                if token.connection == current:
+                    self._client.ack(token.mid, 1)
