@@ -83,8 +83,9 @@ def _write_recording(folder: Path, batches: list[list[Reading]], faults: list[Fa
         writer = csv.writer(file)
         writer.writerow(["sensor_id", "kind", "start", "end", "start_ns", "end_ns", "magnitude"])
         for f in faults:
-            writer.writerow([f.sensor_id, f.kind, format_rfc3339(f.start_ns), format_rfc3339(f.end_ns), f.start_ns,
-                             f.end_ns, 0.0])
+            writer.writerow(
+                [f.sensor_id, f.kind, format_rfc3339(f.start_ns), format_rfc3339(f.end_ns), f.start_ns, f.end_ns, 0.0]
+            )
 
 
 def test_the_command_scores_a_recorded_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
