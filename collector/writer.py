@@ -101,6 +101,7 @@ class BatchWriter:
         self._completeness = completeness
         self._concurrency = max(1, concurrency)
         self._settling: set[asyncio.Task[None]] = set()
+        self._failed: list[asyncio.Task[None]] = []
         self._sealed = asyncio.Event()
         self._spool_filled = asyncio.Event()
         self._store_down = False
@@ -120,6 +121,7 @@ class BatchWriter:
     async def run(self, stop: asyncio.Event) -> None:
         """Settle batches until ``stop`` is set, then seal and settle what is left."""
         while not stop.is_set():
+            self._raise_failure()
             waiter = asyncio.ensure_future(self._sealed.wait())
             stopper = asyncio.ensure_future(stop.wait())
             timeout = max(0.001, self._flush_interval_s - self._builder.age())
@@ -133,18 +135,30 @@ class BatchWriter:
         await self.settle_sealed()
         if self._settling:
             await asyncio.gather(*self._settling)
+        self._raise_failure()
 
     async def settle_sealed(self) -> None:
         """Settle the sealed batches, up to ``concurrency`` at a time (one store connection each);
         the ack ledger still releases acknowledgements in arrival order."""
         for batch in self._builder.take():
+            if self._concurrency == 1:
+                await self.settle(batch)
+                continue
             while len(self._settling) >= self._concurrency:
-                done, _ = await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()  # a bug in settling must not go unnoticed
+                await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
             task = asyncio.create_task(self.settle(batch), name="collector-settle")
             self._settling.add(task)
-            task.add_done_callback(self._settling.discard)
+            task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._failed.append(task)
+
+    def _raise_failure(self) -> None:
+        """A bug in settling must stop the writer (and the service) instead of stalling it."""
+        if self._failed:
+            self._failed.pop().result()
 
     async def settle(self, batch: Batch) -> None:
         started = time.monotonic()
