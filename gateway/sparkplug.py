@@ -231,6 +231,13 @@ class EdgeNodeState:
         ]
         return topic(self.group, "DBIRTH", self.edge_node, device), encode_payload(now_ms, metrics, self._next_seq())
 
+    def remember(self, readings: Sequence[Reading]) -> None:
+        """Keep the latest values while offline (QoS 0 data is not queued): the next births carry them."""
+        for reading in readings:
+            device = device_id(reading.device)
+            self.paths.setdefault(device, reading.device)
+            self.devices.setdefault(device, {})[reading.sensor] = (reading.value, reading.time_ns // 1_000_000)
+
     def data(self, readings: Sequence[Reading], now_ms: int, *, historical: bool = False) -> list[tuple[str, bytes]]:
         """DDATA per device for ``readings``; a device or metric seen for the first time is born
         (DBIRTH with every metric it has) before its data."""

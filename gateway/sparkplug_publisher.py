@@ -77,6 +77,9 @@ class SparkplugPublisher:
         if not batch:
             return 0
         with self._lock:
+            if not self.link.connected.is_set():  # births are not out yet: only remember the values
+                self.state.remember(batch)
+                return 0
             messages = self.state.data(batch, _now_ms(), historical=historical)
         self.link.publish_now(messages)
         return len(messages)

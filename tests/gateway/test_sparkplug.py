@@ -211,3 +211,13 @@ def test_the_collector_reads_our_edge_node_without_gaps_or_refusals() -> None:
     assert host.seq_gaps == 0
     assert {(r.sensor_id, r.time_ns, r.value) for r in sent} <= {(r.sensor_id, r.time_ns, r.value) for r in received}
     assert refused == []
+
+
+def test_values_read_while_offline_are_born_with_the_next_session() -> None:
+    node = EdgeNodeState(group="conch-cement", edge_node="e")
+    node.remember(readings(5))
+    messages = node.births(now_ms=9)
+    assert [t.split("/")[2] for t, _ in messages] == ["NBIRTH", "DBIRTH"]
+    dbirth = parse(messages[1][1])
+    assert dbirth.seq == 1
+    assert {(m.name, m.double_value) for m in dbirth.metrics} == {("temp", 500.0), ("current", 501.0)}
