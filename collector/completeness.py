@@ -67,11 +67,20 @@ class CompletenessTracker:
 
     def observe(self, readings: Sequence[Reading]) -> None:
         window = self._window_ns
-        counts: Counter[tuple[DevicePath, str, int]] = Counter(
-            (r.device, r.sensor, r.time_ns - r.time_ns % window) for r in readings
-        )
+        per_device: dict[DevicePath, dict[tuple[str, int], int]] = {}
+        device: DevicePath | None = None
+        counts: dict[tuple[str, int], int] = {}
+        for reading in readings:
+            # A message's readings share one DevicePath object: hash the dataclass once per run of them.
+            if reading.device is not device:
+                device = reading.device
+                counts = per_device.setdefault(device, {})
+            key = (reading.sensor, reading.time_ns - reading.time_ns % window)
+            counts[key] = counts.get(key, 0) + 1
         with self._lock:
-            self._counts.update(counts)
+            for path, sensor_counts in per_device.items():
+                for (sensor, start), count in sensor_counts.items():
+                    self._counts[(path, sensor, start)] += count
 
     def closed(self, now_ns: int) -> list[WindowCompleteness]:
         """Windows that ended at least ``grace_s`` ago; they are forgotten once returned."""
