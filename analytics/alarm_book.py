@@ -2,26 +2,23 @@
 the alarm clears; people acknowledge, shelve, comment and label the rows through the API. Analytics
 reads the labels back to make sensors whose alarms are mostly false less sensitive.
 
-``RegistryAlarmBook`` writes the ``alarms`` table of ganlink.registry (the contract shared with the
-API); ``MemoryAlarmBook`` is the in-memory fake. Both are synchronous and short; the service calls
-them in a worker thread.
+``RegistryAlarmBook`` works through ganlink.registry's alarm methods (the rows the API's actions
+change; the API's own alarm sync from the store writes the same rows idempotently, so either may run
+first); ``MemoryAlarmBook`` is the in-memory fake. Both are synchronous and short; the service calls
+them in a worker thread. Registry failures arrive as RegistryError (a GanlinkError).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-
-from ganlink.alarms import Alarm, Label, Sensitivity, alarm_from_event, sensitivity_for
-from ganlink.registry import Registry, RegistryError, alarms
+from ganlink.alarms import Alarm, AlarmTransitionError, Label, Sensitivity, alarm_from_event, sensitivity_for
+from ganlink.registry import Registry
 from ganlink.schema import AnomalyEvent
-from ganlink.timestamps import now_ns
 
 __all__ = ["AlarmBook", "MemoryAlarmBook", "RegistryAlarmBook", "sensitivities"]
 
@@ -30,14 +27,21 @@ class AlarmBook(Protocol):
     def record(self, events: Sequence[AnomalyEvent]) -> None:
         """Open a record for each ``raised`` event (idempotent) and close it on ``cleared``."""
 
-    def recent_labels(self, plant_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
-        """Each sensor's newest ``per_sensor`` alarm labels, oldest first (sensor id -> labels)."""
+    def recent_labels(self, sensor_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
+        """The newest ``per_sensor`` alarm labels of each sensor that has alarms, oldest first."""
 
 
 def _raised_and_cleared(events: Sequence[AnomalyEvent]) -> tuple[list[AnomalyEvent], list[AnomalyEvent]]:
     raised = [e for e in events if e.alarm_id and e.details.get("state") == "raised"]
     cleared = [e for e in events if e.alarm_id and e.details.get("state") == "cleared"]
     return raised, cleared
+
+
+def _cleared_at(time_ns: int) -> Callable[[Alarm], Alarm]:
+    def clear(alarm: Alarm) -> Alarm:
+        return alarm.clear(max(time_ns, alarm.raised_ns))
+
+    return clear
 
 
 @dataclass
@@ -53,81 +57,42 @@ class MemoryAlarmBook:
         for event in cleared:
             alarm = self.alarms.get(event.alarm_id)
             if alarm is not None and alarm.active:
-                self.alarms[event.alarm_id] = alarm.clear(max(event.time_ns, alarm.raised_ns))
+                self.alarms[event.alarm_id] = _cleared_at(event.time_ns)(alarm)
 
     def label(self, alarm_id: str, label: Label | None, user: str | None = "operator") -> None:
         """What the API does when a person labels an alarm (tests use it)."""
-        self.alarms[alarm_id] = replace(self.alarms[alarm_id].set_label(label, user))
+        self.alarms[alarm_id] = self.alarms[alarm_id].set_label(label, user)
 
-    def recent_labels(self, plant_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
+    def recent_labels(self, sensor_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
+        wanted = set(sensor_ids)
         labels: dict[str, list[Label | None]] = defaultdict(list)
         for alarm in sorted(self.alarms.values(), key=lambda a: a.raised_ns):
-            if alarm.sensor_id.split(".", 1)[0] in plant_ids:
+            if alarm.sensor_id in wanted:
                 labels[alarm.sensor_id].append(alarm.label)
         return {sensor: values[-per_sensor:] for sensor, values in labels.items()}
 
 
 class RegistryAlarmBook:
-    """Alarm records in the registry's ``alarms`` table."""
+    """Alarm records in the registry (``Registry.open_alarm`` / ``update_alarm`` / ``alarm_labels``,
+    the same rows the API's alarm actions change)."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._url = registry.url.rsplit("@", maxsplit=1)[-1]
 
     def record(self, events: Sequence[AnomalyEvent]) -> None:
         raised, cleared = _raised_and_cleared(events)
-        if not raised and not cleared:
-            return
-        stamp = now_ns()
-        rows = []
         for event in raised:
-            alarm = alarm_from_event(event)
-            rows.append(
-                {
-                    "id": alarm.id,
-                    "sensor_id": alarm.sensor_id,
-                    "plant": event.device.plant,
-                    "area": event.device.area,
-                    "line": event.device.line,
-                    "detector": alarm.detector,
-                    "model_version": alarm.model_version,
-                    "severity": alarm.severity.value,
-                    "raised_ns": alarm.raised_ns,
-                    "details": alarm.details,
-                    "updated_ns": stamp,
-                }
-            )
-        dialect = postgresql if self.registry.engine.dialect.name == "postgresql" else sqlite
-        try:
-            with self.registry.engine.begin() as conn:
-                if rows:
-                    conn.execute(dialect.insert(alarms).on_conflict_do_nothing(index_elements=["id"]), rows)
-                for event in cleared:
-                    conn.execute(
-                        update(alarms)
-                        .where(alarms.c.id == event.alarm_id, alarms.c.cleared_ns.is_(None))
-                        .values(cleared_ns=event.time_ns, updated_ns=stamp)
-                    )
-        except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot record alarms: {type(exc).__name__}", url=self._url) from exc
+            self.registry.open_alarm(alarm_from_event(event))
+        for event in cleared:
+            # Cleared already (by a person through the API, or an earlier replay): nothing to do.
+            with contextlib.suppress(AlarmTransitionError):
+                self.registry.update_alarm(event.alarm_id, _cleared_at(event.time_ns))
 
-    def recent_labels(self, plant_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
-        query = (
-            select(alarms.c.sensor_id, alarms.c.label)
-            .where(alarms.c.plant.in_(list(plant_ids)))
-            .order_by(alarms.c.sensor_id, alarms.c.raised_ns)
-        )
-        try:
-            with self.registry.engine.connect() as conn:
-                rows = conn.execute(query).all()
-        except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read alarm labels: {type(exc).__name__}", url=self._url) from exc
-        labels: dict[str, list[Label | None]] = defaultdict(list)
-        for sensor_id, label in rows:
-            labels[sensor_id].append(Label(label) if label in Label.__members__.values() else None)
-        return {sensor: values[-per_sensor:] for sensor, values in labels.items()}
+    def recent_labels(self, sensor_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
+        labels = {sensor: self.registry.alarm_labels(sensor, per_sensor) for sensor in sensor_ids}
+        return {sensor: values for sensor, values in labels.items() if values}
 
 
-def sensitivities(book: AlarmBook, plant_ids: Sequence[str]) -> dict[str, Sensitivity]:
-    """Each labeled sensor's current sensitivity, as the service computes it from the labels."""
-    return {sensor: sensitivity_for(labels) for sensor, labels in sorted(book.recent_labels(plant_ids).items())}
+def sensitivities(book: AlarmBook, sensor_ids: Sequence[str]) -> dict[str, Sensitivity]:
+    """Each sensor's current sensitivity (of those with alarms), as the service computes it."""
+    return {sensor: sensitivity_for(labels) for sensor, labels in sorted(book.recent_labels(sensor_ids).items())}

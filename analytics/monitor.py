@@ -52,7 +52,7 @@ class Monitor:
     plant_files: list[PlantFile]
     statistical: StatisticalFactory = default_statistical_detectors
     multivariate: DeviceFactory = default_device_detector
-    device_threshold: float = 0.75  # PCA tails are optimistic: 0.5 fired on ~2e-4 of pure-noise ticks
+    device_threshold: float = 0.9  # PCA tails are optimistic: 0.75 fired on i.i.d. noise within 900 ticks
     settle_s: float = 60.0
     shift_settle_s: float = 600.0
     engine: AlarmEngine = field(default_factory=AlarmEngine)
@@ -84,6 +84,11 @@ class Monitor:
         for sensor in sensors:
             self.sensors[(path, sensor.id)] = SensorModel(SensorRef(device=path, sensor=sensor), self.statistical)
             self.silence.watch(("sensor", path, sensor.id), sensor_silence_limit_s(sensor))
+
+    def alarm_keys(self) -> list[str]:
+        """The ids alarms are raised under: every sensor's full id and each device's ``.device``."""
+        sensors = [model.ref.sensor_id for model in self.sensors.values()]
+        return sensors + [path.sensor_id(DEVICE_SCOPE_SENSOR) for path in self.devices]
 
     @staticmethod
     def _share_line_mode(devices: list[DeviceModel]) -> None:

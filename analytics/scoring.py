@@ -108,7 +108,7 @@ def default_device_detector(sensors: Sequence[Sensor]) -> Detector | None:
     """PCA T-squared/Q over a device's analog sensors, when it has at least two; a window of about
     half an hour at 1 Hz so a shift's ordinary operating points are in it."""
     analog = [s for s in sensors if s.kind not in NON_ANALOG_KINDS]
-    return make_detector("pca", window=2000, refit_every=200, warmup=400) if len(analog) >= 2 else None
+    return make_detector("pca", window=2000, refit_every=200, warmup=1000) if len(analog) >= 2 else None
 
 
 def _severity(detector: ExplainedDetector, score: float) -> Severity:

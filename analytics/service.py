@@ -60,9 +60,9 @@ class AlarmRecorder:
     """Keeps the alarm book in step with the events published; a failed write is retried on the
     next tick (events stay pending), never dropped silently."""
 
-    def __init__(self, book: AlarmBook | None, plant_ids: list[str]) -> None:
+    def __init__(self, book: AlarmBook | None, sensor_ids: list[str]) -> None:
         self.book = book
-        self.plant_ids = plant_ids
+        self.sensor_ids = sensor_ids
         self.pending: list[AnomalyEvent] = []
         self.factors: dict[str, float] = {}
 
@@ -84,7 +84,7 @@ class AlarmRecorder:
         if self.book is None:
             return
         try:
-            labels = await asyncio.to_thread(self.book.recent_labels, self.plant_ids)
+            labels = await asyncio.to_thread(self.book.recent_labels, self.sensor_ids)
         except GanlinkError as exc:
             logger.warning("alarm labels not read: %s", exc)
             return
@@ -190,7 +190,7 @@ async def run_analytics(
     monitor = build_monitor(plant_files, state_dir)
     plant_ids = [p.plant.id for p in plant_files]
     topics = subscriptions_for(plant_ids)
-    recorder = AlarmRecorder(alarm_book, plant_ids)
+    recorder = AlarmRecorder(alarm_book, monitor.alarm_keys())
     delay = tuning.backoff_first_s
     logger.info("analytics watching %d sensor(s) in %d plant(s)", len(monitor.sensors), len(plant_files))
     try:

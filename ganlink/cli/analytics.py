@@ -68,9 +68,10 @@ def _run_sensitivity(args: argparse.Namespace) -> int:
     from ganlink.registry import Registry  # noqa: PLC0415
     from ganlink.settings import get_settings  # noqa: PLC0415
 
-    plant_ids = [p.plant.id for p in select_plant_files(args.plant, None)]
+    sensor_ids = [ref.sensor_id for p in select_plant_files(args.plant, None) for ref in p.sensors()]
+    device_ids = {sensor_id.rsplit(".", 1)[0] + ".device" for sensor_id in sensor_ids}
     book = RegistryAlarmBook(Registry.from_settings(get_settings()))
-    rows = sensitivities(book, plant_ids)
+    rows = sensitivities(book, sensor_ids + sorted(device_ids))
     shown = {k: v for k, v in rows.items() if args.all or v.factor != 1.0}
     if not shown:
         print(f"all {len(rows)} labeled sensor(s) at default sensitivity")
