@@ -12,6 +12,7 @@ import pytest
 
 from analytics.evaluate import FaultWindow, evaluate_stream, read_recorded, run
 from ganlink.assets import PlantFile, load_plant_file
+from ganlink.cli import main
 from ganlink.errors import ConfigError
 from ganlink.schema import Reading
 from ganlink.timestamps import format_rfc3339
@@ -103,3 +104,12 @@ def test_the_command_scores_a_recorded_folder(tmp_path: Path, capsys: pytest.Cap
 def test_a_folder_without_the_recording_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="gateway simulate"):
         read_recorded(tmp_path)
+
+
+def test_the_command_line_runs_the_plant_simulator_and_scores_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analytics", "evaluate", "--plant", "guixi-smelter", "--hours", "0.25", "--seed", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["plant"] == "guixi-smelter"
+    assert result["readings"] > 5_000
+    assert result["hours"] == pytest.approx(0.25 - 600 / 3600, abs=0.01)
+    assert 0.0 <= result["recall"] <= 1.0
