@@ -167,10 +167,12 @@ async def run_collector(
     *,
     stop: asyncio.Event,
     store: TimeSeriesStore | None = None,
+    ready: asyncio.Event | None = None,
     **overrides: Any,
 ) -> None:
     """Run a collector until ``stop`` is set. ``store``: use this one (e.g. the demo's embedded
-    store, left open); otherwise the configured store is opened and closed here. ``overrides`` set
+    store, left open); otherwise the configured store is opened and closed here. ``ready`` is set once
+    the collector is connected and subscribed. ``overrides`` set
     :class:`CollectorConfig` fields (e.g. ``share_group=None, protocol=MqttProtocol.V311``)."""
     config = CollectorConfig.from_settings(settings, **overrides)
     async with contextlib.AsyncExitStack() as resources:
@@ -180,6 +182,8 @@ async def run_collector(
                 return
             resources.push_async_callback(store.close)
         collector = await resources.enter_async_context(Collector(config, store))
+        if ready is not None:
+            ready.set()
         await collector.run(stop)
 
 
