@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from ganlink.schema import Reading
+from ganlink.timestamps import now_ns
 from gateway.outbox import Outbox, OutboxStats
 from gateway.publisher import GatewayPublisher, OutgoingMessage, mark_historical
 
@@ -59,6 +60,7 @@ class StoreAndForward:
         self._last_submit = 0.0
         self._last_rate_saved = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._last_ack_ns = 0
         self.readings_submitted = 0
         self.readings_acked = 0
         self.backfilled_messages = 0
@@ -84,7 +86,7 @@ class StoreAndForward:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._flush_deletes()
-        self.outbox.record_rate(self._rate)
+        self.outbox.record_state(readings_per_s=self._rate, connected=False, last_ack_ns=self._last_ack_ns)
         await self.publisher.stop()
         self.outbox.close()
 
@@ -124,12 +126,14 @@ class StoreAndForward:
         return self.outbox.stats()
 
     def acknowledged(self, message: OutgoingMessage) -> None:
+        self._last_ack_ns = now_ns()
         self._acked.append(message.seq)
         self._acked_set.add(message.seq)
         self.readings_acked += message.reading_count
         self._wake.set()
 
     def connection_changed(self, connected: bool) -> None:
+        self._save_state()
         if not connected:
             # not yet sent live messages join the backlog; paho keeps and resends what is in flight
             self._live.clear()
@@ -149,7 +153,12 @@ class StoreAndForward:
         self._last_submit = now
         if now - self._last_rate_saved > 5:
             self._last_rate_saved = now
-            self.outbox.record_rate(self._rate)
+            self._save_state()
+
+    def _save_state(self) -> None:
+        self.outbox.record_state(
+            readings_per_s=self._rate, connected=self.publisher.connected, last_ack_ns=self._last_ack_ns
+        )
 
     def _flush_deletes(self) -> None:
         if self._acked:

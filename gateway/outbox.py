@@ -34,7 +34,16 @@ CREATE TABLE IF NOT EXISTS message (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 """
-_COUNTERS = ("next_seq", "dropped_readings", "dropped_messages", "rate_readings_per_s", "max_readings")
+_COUNTERS = (
+    "next_seq",
+    "dropped_readings",
+    "dropped_messages",
+    "rate_readings_per_s",
+    "max_readings",
+    "connected",
+    "state_ns",
+    "last_ack_ns",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,9 @@ class OutboxStats:
     dropped_messages: int
     rate_readings_per_s: float
     max_readings: int
+    connected: bool = False
+    state_ns: int = 0
+    last_ack_ns: int = 0
 
     def oldest_age_s(self, now: int) -> float | None:
         return None if self.oldest_ns is None else max(0.0, (now - self.oldest_ns) / 1e9)
@@ -217,6 +229,15 @@ class Outbox:
         """Persist the current production rate so ``gateway status`` can state hours left."""
         self._write_meta(rate_readings_per_s=readings_per_s)
 
+    def record_state(self, *, readings_per_s: float, connected: bool, last_ack_ns: int) -> None:
+        """Persist what ``gateway status`` shows about the running gateway (rate, broker link)."""
+        self._write_meta(
+            rate_readings_per_s=readings_per_s,
+            connected=1.0 if connected else 0.0,
+            state_ns=now_ns(),
+            last_ack_ns=last_ack_ns,
+        )
+
     def stats(self) -> OutboxStats:
         return read_stats(self.path, self._db)
 
@@ -250,4 +271,7 @@ def read_stats(path: Path, db: sqlite3.Connection | None = None) -> OutboxStats:
         int(meta["dropped_messages"]),
         float(meta["rate_readings_per_s"]),
         int(meta["max_readings"]),
+        bool(meta["connected"]),
+        int(meta["state_ns"]),
+        int(meta["last_ack_ns"]),
     )

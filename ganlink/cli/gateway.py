@@ -99,10 +99,14 @@ def _status(args: argparse.Namespace) -> int:
         stats = read_stats(path)
     except FileNotFoundError:
         raise ConfigError("no outbox there yet (has the gateway run?)", path=str(path)) from None
-    age = stats.oldest_age_s(time.time_ns())
+    now = time.time_ns()
+    age = stats.oldest_age_s(now)
     hours_left = stats.hours_left
     report = {
         "outbox": str(stats.path),
+        "broker_connected": stats.connected if stats.state_ns else None,
+        "state_age_s": round((now - stats.state_ns) / 1e9, 1) if stats.state_ns else None,
+        "last_ack_age_s": round((now - stats.last_ack_ns) / 1e9, 1) if stats.last_ack_ns else None,
         "depth_messages": stats.messages,
         "depth_readings": stats.readings,
         "oldest_reading_age_s": None if age is None else round(age, 1),

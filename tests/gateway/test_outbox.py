@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from ganlink.cli import main
 from ganlink.schema import Reading, parse_telemetry
 from ganlink.topics import DevicePath
 from gateway.outbox import Outbox, read_stats
@@ -109,3 +111,20 @@ def test_historical_flag_is_added_once_and_parses(tmp_path: Path) -> None:
     body = parse_telemetry(flagged.topic, flagged.payload, now_ns=T0, max_skew_ns=3600 * S)
     assert body.seq == message.seq
     assert len(body.readings) == 10
+
+
+def test_status_command_reports_the_outbox_and_the_link(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_readings=1000, when_full="drop-newest")
+    source = publisher()
+    outbox.commit(messages(source, 120))
+    outbox.record_state(readings_per_s=10.0, connected=True, last_ack_ns=0)
+    outbox.close()
+    assert main(["gateway", "status", "--outbox", str(tmp_path / "o.sqlite"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["depth_readings"] == 1000
+    assert report["dropped_readings"] == 200
+    assert report["dropped_messages"] == 20
+    assert report["next_seq"] == 120
+    assert report["broker_connected"] is True
+    assert report["hours_left"] == 0
+    assert main(["gateway", "status", "--outbox", str(tmp_path / "missing.sqlite")]) == 2
