@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
@@ -22,6 +24,7 @@ from api.alarm_sync import sync_alarms_forever
 from api.deps import authorize
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.models import ErrorBody
 from api.page_views import PageViewMiddleware
 from api.routes import admin, alarms, assets, commissioning, completeness, health, lines, onboarding, plants, sensors
 from api.routes import kpi as kpi_routes
@@ -34,6 +37,18 @@ from ganlink.store import TimeSeriesStore
 __all__ = ["create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# What any protected route may answer besides its own success and 422 (documented in the OpenAPI).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the request body cannot be parsed"},
+    401: {"model": ErrorBody, "description": "no, malformed, unknown or revoked bearer token"},
+    403: {"model": ErrorBody, "description": "the key's role or plant scope does not allow this"},
+    404: {"model": ErrorBody, "description": "no such object (or one outside the key's plants)"},
+    409: {"model": ErrorBody, "description": "the object's state does not allow this, or a parent is missing"},
+    413: {"model": ErrorBody, "description": "request body too large"},
+    422: {"model": ErrorBody, "description": "invalid parameters or body (detail: message or list of errors)"},
+    429: {"model": ErrorBody, "description": "rate limit exceeded; see Retry-After"},
+    503: {"model": ErrorBody, "description": "time-series store or registry unavailable"},
+}
 PAGES = {"/": "index.html"}
 log = logging.getLogger(__name__)
 
@@ -69,6 +84,20 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+def _allowed_methods(app: FastAPI) -> Callable[[str], list[str]]:
+    """Methods the OpenAPI documents for a concrete path (one path can be served by several routers)."""
+    table: list[tuple[re.Pattern[str], set[str]]] = []
+
+    def allowed(path: str) -> list[str]:
+        if not table:
+            for template, operations in app.openapi()["paths"].items():
+                pattern = re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)) + "$")
+                table.append((pattern, {m.upper() for m in operations}))
+        return sorted(set().union(*(methods for pattern, methods in table if pattern.match(path))))
+
+    return allowed
+
+
 def create_app(
     settings: Settings, *, store: TimeSeriesStore, registry: Registry, sync_alarms: bool = True
 ) -> FastAPI:
@@ -92,15 +121,24 @@ def create_app(
 
     # Routers carry their full /api/v1 paths so authorize() sees the same templates as the permission table.
     app.include_router(health.router)
+    protected: dict[str, Any] = {"dependencies": [Depends(authorize)], "responses": ERROR_RESPONSES}
     for module in (plants, lines, sensors, alarms, onboarding, assets, completeness, admin):
-        app.include_router(module.router, dependencies=[Depends(authorize)])
-    app.include_router(kpi_routes.router, dependencies=[Depends(authorize)])
-    app.include_router(commissioning.router, dependencies=[Depends(authorize)])
+        app.include_router(module.router, **protected)
+    app.include_router(kpi_routes.router, **protected)
+    app.include_router(commissioning.router, **protected)
     app.include_router(kpi_routes.pages)
 
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(RegistryError, _registry_failed)
     app.add_exception_handler(Exception, _unexpected)
+    allowed_methods = _allowed_methods(app)
+
+    async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette lists only the first matching route's methods; PUT and GET of a path live in two routers.
+        allow = ", ".join(allowed_methods(request.url.path))
+        return JSONResponse({"detail": "Method Not Allowed"}, status.HTTP_405_METHOD_NOT_ALLOWED, {"Allow": allow})
+
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:

@@ -13,12 +13,19 @@ __all__ = [
     "AlarmView",
     "Anomaly",
     "AuditRecord",
+    "ErrorBody",
     "Health",
     "LatestReading",
     "Me",
     "PlantSummary",
     "RangeResult",
 ]
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``detail`` is a message (or, for validation and import errors, a structure)."""
+
+    detail: Any
 
 
 class Health(BaseModel):

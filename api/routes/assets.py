@@ -211,7 +211,12 @@ async def import_sensors(
     return report
 
 
-@router.get("/plants/{plant}/export", response_class=PlainTextResponse)
+@router.get(
+    "/plants/{plant}/export",
+    response_model=None,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                 "application/yaml": {"schema": {"type": "string"}}}}},
+)  # fmt: skip
 async def export_sensors(plant: str, *, request: Request, registry: RegistryDep, user: CurrentUser,
                          format: ImportFormat = "csv") -> PlainTextResponse:  # fmt: skip
     """The plant's asset tree as CSV or plant YAML, importable as it is."""

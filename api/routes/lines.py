@@ -112,7 +112,7 @@ async def _line_events(
 
 @router.get(
     "/stream",
-    response_class=StreamingResponse,
+    response_model=None,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
 )
 async def line_stream(

@@ -84,8 +84,9 @@ async def _export_rows(
 
 @router.get(
     "/export",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "raw readings"}},
+    response_model=None,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
+                     "description": "raw readings"}},
 )
 async def sensor_export(
     sensor_id: str,

@@ -85,3 +85,12 @@ async def test_metrics_count_requests_by_route_template(
     assert 'ganlink_api_requests_total{method="GET",route="/api/v1/plants/{plant}",status="403"} 1' in text
     assert "test-smelter" not in text
     assert 'ganlink_api_request_seconds_count{route="/api/v1/plants/{plant}"} 2' in text
+
+
+async def test_method_not_allowed_lists_every_method_of_the_path(
+    client: httpx.AsyncClient, auth: dict[str, dict[str, str]]
+) -> None:
+    # GET and PUT/DELETE of a plant live in different routers; Allow must name all of them.
+    response = await client.request("PATCH", "/api/v1/plants/test-smelter", headers=auth["admin"])
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PUT"
