@@ -20,7 +20,7 @@ __all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "analytics-state.pickle"
-_FORMAT = 3
+_FORMAT = 4
 
 
 def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
@@ -34,7 +34,7 @@ def save_checkpoint(state_dir: Path, monitor: Monitor) -> Path:
             for path, dm in monitor.devices.items()
         },
         "engine": monitor.engine,
-        "silence_engine": monitor.silence_engine,
+        "silence_engine": monitor.silence.engine,
     }
     path = state_dir / CHECKPOINT_NAME
     temporary = path.with_suffix(".tmp")
@@ -79,11 +79,11 @@ def load_checkpoint(state_dir: Path, monitor: Monitor) -> bool:
             device.detectors, device.latest, device.last_tick_ns = detectors, latest, last_tick_ns
             device.mode, device.mode_since_ns = mode, mode_since_ns
     monitor.engine = state["engine"]
-    monitor.silence_engine = state["silence_engine"]
+    monitor.silence.engine = state["silence_engine"]
     logger.info(
         "restored %d sensor model(s) and %d open alarm(s) from %s",
         restored,
-        len(monitor.engine.incidents) + len(monitor.silence_engine.incidents),
+        len(monitor.engine.incidents) + len(monitor.silence.engine.incidents),
         path,
     )
     return True

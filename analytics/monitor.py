@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.alarms import AlarmChange, AlarmEngine, ChangeKind, Finding
-from analytics.rules import NON_ANALOG_KINDS, SilenceWatch, sensor_silence_limit_s
+from analytics.rules import NON_ANALOG_KINDS
 from analytics.scoring import (
     DeviceFactory,
     DeviceModel,
@@ -29,17 +29,15 @@ from analytics.scoring import (
     model_version_of,
 )
 from analytics.shifts import ShiftCalendar
+from analytics.silence import DEVICE_SCOPE_SENSOR, GATEWAY_SCOPE_SENSOR, SilenceAlarm, SilenceMonitor
 from ganlink.alarms import Severity
 from ganlink.assets import PlantFile, Sensor, SensorRef
 from ganlink.schema import AnomalyEvent, Quality, Reading
 from ganlink.topics import DevicePath
 
-__all__ = ["DEVICE_SCOPE_SENSOR", "Monitor"]
+__all__ = ["DEVICE_SCOPE_SENSOR", "GATEWAY_SCOPE_SENSOR", "Monitor"]
 
 logger = logging.getLogger(__name__)
-
-DEVICE_SCOPE_SENSOR = "device"
-"""The ``sensor`` tag of events about a whole device (it went silent, or its sensors together)."""
 
 
 @dataclass
@@ -56,10 +54,7 @@ class Monitor:
     settle_s: float = 60.0
     shift_settle_s: float = 600.0
     engine: AlarmEngine = field(default_factory=AlarmEngine)
-    silence_engine: AlarmEngine = field(
-        default_factory=lambda: AlarmEngine(clear_after=1, clear_hold_s=0.0, cooldown_s=60.0)
-    )
-    silence: SilenceWatch = field(default_factory=SilenceWatch)
+    silence: SilenceMonitor = field(default_factory=SilenceMonitor)
     sensors: dict[tuple[DevicePath, str], SensorModel] = field(default_factory=dict)
     devices: dict[DevicePath, DeviceModel] = field(default_factory=dict)
     calendars: dict[str, ShiftCalendar] = field(default_factory=dict)
@@ -74,16 +69,15 @@ class Monitor:
                     paths = [DevicePath(plant_file.plant.id, area.id, line.id, d.id) for d in line.devices]
                     for path, device in zip(paths, line.devices, strict=True):
                         self.add_device(path, device.sensors)
+                        self.silence.add_device(plant_file.plant.gateway, path, device.sensors)
                     self._share_line_mode([self.devices[p] for p in paths])
 
     def add_device(self, path: DevicePath, sensors: Sequence[Sensor]) -> None:
         analog = [s.id for s in sensors if s.kind not in NON_ANALOG_KINDS]
         state = next((s.id for s in sensors if s.kind == "state"), None)
         self.devices[path] = DeviceModel(path, analog, state, self.multivariate, list(sensors))
-        self.silence.watch(("device", path), min(sensor_silence_limit_s(s) for s in sensors))
         for sensor in sensors:
             self.sensors[(path, sensor.id)] = SensorModel(SensorRef(device=path, sensor=sensor), self.statistical)
-            self.silence.watch(("sensor", path, sensor.id), sensor_silence_limit_s(sensor))
 
     def alarm_keys(self) -> list[str]:
         """The ids alarms are raised under: every sensor's full id and each device's ``.device``."""
@@ -189,44 +183,20 @@ class Monitor:
         return sorted(rows, key=lambda row: -row[2])
 
     def _heard(self, device: DevicePath, sensor: str, arrived_ns: int) -> list[AnomalyEvent]:
-        sensor_key = ("sensor", device, sensor)
-        device_key = ("device", device)
-        self.silence.heard(sensor_key, arrived_ns)
-        self.silence.heard(device_key, arrived_ns)
-        events = []
-        for key, sensor_name in ((device_key, DEVICE_SCOPE_SENSOR), (sensor_key, sensor)):
-            if self.silence_engine.in_alarm(key):
-                change = self.silence_engine.clear(key, arrived_ns)
-                if change is not None:
-                    events.append(self._event(change, device, sensor_name, 0.0, None))
-        return events
+        return [self._silence_event(alarm) for alarm in self.silence.heard(device, sensor, arrived_ns)]
 
     def check_silence(self, now_ns: int) -> list[AnomalyEvent]:
-        """Alarms for devices and sensors that stopped reporting (clock: the ``arrived_ns`` one)."""
-        overdue = list(self.silence.overdue(now_ns))
-        silent_devices = {o.key[1] for o in overdue if isinstance(o.key, tuple) and o.key[0] == "device"}
-        events = []
-        for item in overdue:
-            assert isinstance(item.key, tuple)
-            scope, device = item.key[0], item.key[1]
-            if scope == "sensor" and device in silent_devices:
-                continue  # the device alarm covers its sensors
-            sensor_name = item.key[2] if scope == "sensor" else DEVICE_SCOPE_SENSOR
-            finding = Finding(
-                f"silence-{scope}",
-                "rules-1",
-                1.0,
-                0.5,
-                Severity.MAJOR,
-                (0.0, item.limit_s),
-            )
-            change = self.silence_engine.observe(item.key, now_ns, [finding])
-            if change is not None:
-                event = self._event(change, device, sensor_name, item.silent_s, None)
-                event.details["silent_s"] = round(item.silent_s, 1)
-                event.details["limit_s"] = item.limit_s
-                events.append(event)
-        return events
+        """Alarms for gateways, devices and sensors that stopped reporting (the ``arrived_ns`` clock)."""
+        return [self._silence_event(alarm) for alarm in self.silence.check(now_ns)]
+
+    def gateway_status(self, plant: str, *, online: bool) -> None:
+        """A gateway's retained status changed; an ``offline`` gateway is alarmed at the next check."""
+        self.silence.gateway_status(plant, online)
+
+    def _silence_event(self, alarm: SilenceAlarm) -> AnomalyEvent:
+        event = self._event(alarm.change, alarm.device, alarm.sensor, alarm.silent_s, None)
+        event.details.update(alarm.details)
+        return event
 
     def _event(
         self, change: AlarmChange, device: DevicePath, sensor: str, value: float, spec: Sensor | None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import random
 import time
@@ -119,8 +120,9 @@ async def _publish_all(link: AnalyticsLink, events: list[AnomalyEvent], recorder
 async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning, recorder: AlarmRecorder) -> None:
     max_skew_ns = int(tuning.max_skew_s * 1e9)
     async for message in link.inbound():
-        if not message.topic.endswith("/telemetry"):
-            continue  # gateway status: silence is judged from the data itself
+        if message.topic.endswith("/status"):
+            _note_gateway_status(monitor, message.topic, message.payload)
+            continue
         arrived = now_ns()
         try:
             telemetry = parse_telemetry(message.topic, message.payload, now_ns=arrived, max_skew_ns=max_skew_ns)
@@ -129,6 +131,20 @@ async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning,
         events = monitor.observe_many(telemetry.readings, arrived)
         if events:
             await _publish_all(link, events, recorder)
+
+
+def _note_gateway_status(monitor: Monitor, topic: str, payload: bytes) -> None:
+    """``ganlink/v1/{plant}/_gateway/{gateway}/status``: JSON with ``status`` (or the bare word)."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[3] != "_gateway":
+        return
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = payload.decode("utf-8", errors="replace").strip()
+    status = body.get("status") if isinstance(body, dict) else body
+    if status in ("online", "offline"):
+        monitor.gateway_status(parts[2], online=status == "online")
 
 
 async def _watch(

@@ -8,7 +8,7 @@ from datetime import time
 from pathlib import Path
 
 from analytics.checkpoint import load_checkpoint, save_checkpoint
-from analytics.monitor import DEVICE_SCOPE_SENSOR, Monitor
+from analytics.monitor import DEVICE_SCOPE_SENSOR, GATEWAY_SCOPE_SENSOR, Monitor
 from analytics.mqtt_link import InboundMessage, MemoryLink
 from analytics.service import ServiceTuning, analyze
 from analytics.shifts import ShiftCalendar
@@ -241,3 +241,45 @@ def test_a_device_without_a_state_sensor_follows_its_lines_machine_state() -> No
     assert monitor.devices[BURNER_2].mode_source is monitor.devices[BURNER_1]
     monitor.observe_many([Reading(BURNER_1, "state", T0, 0.0)], T0)
     assert monitor.devices[BURNER_2].operating_mode == 0
+
+
+def test_a_silent_gateway_is_one_alarm_not_one_per_device() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(14)
+    _drive(monitor, range(100), rng)
+    everything = {"burner-1/gas-temp", "burner-1/fan-current", "burner-1/state", "burner-2/gas-temp"}
+    events = _drive(monitor, range(100, 200), rng, skip=everything)
+    assert [(e.sensor, e.detector) for e in events] == [(GATEWAY_SCOPE_SENSOR, "silence-gateway")]
+    assert events[0].details["gateway"] == "gw-test"
+    assert events[0].details["devices"] == ["burner-1", "burner-2"]
+    back = _drive(monitor, range(200, 201), rng)
+    assert [(e.sensor, e.details["state"]) for e in back] == [(GATEWAY_SCOPE_SENSOR, "cleared")]
+
+
+def test_an_offline_gateway_status_alarms_at_once_and_data_clears_it() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(15)
+    _drive(monitor, range(100), rng)
+    monitor.gateway_status("test-smelter", online=False)
+    events = monitor.check_silence(T0 + 100 * S)
+    assert [(e.sensor, e.details["status"]) for e in events] == [(GATEWAY_SCOPE_SENSOR, "offline")]
+    assert [e.details["state"] for e in _drive(monitor, range(101, 102), rng)] == ["cleared"]
+
+
+async def test_the_service_reads_the_gateways_retained_status() -> None:
+    link = MemoryLink()
+    monitor = Monitor([_plant()])
+    stop = asyncio.Event()
+    offline = b'{"v":1,"gateway":"gw-test","plant":"test-smelter","status":"offline"}'
+    await link.incoming.put(InboundMessage("ganlink/v1/test-smelter/_gateway/gw-test/status", offline))
+    task = asyncio.create_task(analyze(link, monitor, stop=stop, tuning=ServiceTuning(tick_s=0.05)))
+    for _ in range(100):
+        if link.published:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    events = [parse_anomaly(m.topic, m.payload) for m in link.published]
+    assert [(e.sensor, e.detector, e.details["state"]) for e in events] == [
+        (GATEWAY_SCOPE_SENSOR, "silence-gateway", "raised")
+    ]
