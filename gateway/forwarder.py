@@ -95,7 +95,10 @@ class StoreAndForward:
         messages = self.publisher.build_messages(readings)
         if not messages:
             return []
+        dropped_before = self.outbox.dropped_messages
         committed = self.outbox.commit(messages, protected=self._protected)
+        if self.outbox.dropped_messages != dropped_before:
+            self._backlog.clear()  # buffered rows may be among the dropped: read them again from disk
         count = sum(m.reading_count for m in messages)
         self.readings_submitted += count
         self._note_rate(count)
