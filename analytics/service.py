@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.alarm_book import AlarmBook
-from analytics.checkpoint import load_checkpoint, save_checkpoint
+from analytics.checkpoint import load_checkpoint, save_alarm_state, save_checkpoint
 from analytics.monitor import Monitor
 from analytics.mqtt_link import AnalyticsLink, LinkLost, MqttLink, subscriptions_for
 from ganlink.alarms import sensitivity_for
@@ -42,7 +42,7 @@ class ServiceTuning:
     """Timings of the service loop (defaults suit production; tests shorten them)."""
 
     tick_s: float = 1.0
-    checkpoint_every_s: float = 10.0
+    checkpoint_every_s: float = 60.0
     feedback_every_s: float = 60.0
     max_skew_s: float = 3600.0
     backoff_first_s: float = 0.5
@@ -117,7 +117,9 @@ async def _publish_all(link: AnalyticsLink, events: list[AnomalyEvent], recorder
     await recorder.record(events)
 
 
-async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning, recorder: AlarmRecorder) -> None:
+async def _consume(
+    link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning, recorder: AlarmRecorder, state_dir: Path | None
+) -> None:
     max_skew_ns = int(tuning.max_skew_s * 1e9)
     async for message in link.inbound():
         if message.topic.endswith("/status"):
@@ -131,6 +133,8 @@ async def _consume(link: AnalyticsLink, monitor: Monitor, tuning: ServiceTuning,
         events = monitor.observe_many(telemetry.readings, arrived)
         if events:
             await _publish_all(link, events, recorder)
+            if state_dir is not None:
+                save_alarm_state(state_dir, monitor)
 
 
 def _note_gateway_status(monitor: Monitor, topic: str, payload: bytes) -> None:
@@ -154,7 +158,11 @@ async def _watch(
     await recorder.apply_feedback(monitor)
     while True:
         await asyncio.sleep(tuning.tick_s)
-        await _publish_all(link, monitor.check_silence(now_ns()), recorder)
+        silent = monitor.check_silence(now_ns())
+        if silent:
+            await _publish_all(link, silent, recorder)
+            if state_dir is not None:
+                save_alarm_state(state_dir, monitor)
         if state_dir is not None and time.monotonic() - last_checkpoint >= tuning.checkpoint_every_s:
             save_checkpoint(state_dir, monitor)
             last_checkpoint = time.monotonic()
@@ -176,7 +184,9 @@ async def analyze(
     recorder = recorder or AlarmRecorder(None, [])
     try:
         async with asyncio.TaskGroup() as group:
-            consume = group.create_task(_consume(link, monitor, tuning, recorder), name="consume-telemetry")
+            consume = group.create_task(
+                _consume(link, monitor, tuning, recorder, state_dir), name="consume-telemetry"
+            )
             watch = group.create_task(_watch(link, monitor, tuning, state_dir, recorder), name="watch-silence")
             await stop.wait()
             consume.cancel()

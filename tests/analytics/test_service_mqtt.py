@@ -11,6 +11,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from analytics.checkpoint import ALARMS_NAME, CHECKPOINT_NAME
 from analytics.service import ServiceTuning, run_analytics
 from ganlink.assets import PlantFile, load_plant_file
 from ganlink.schema import AnomalyEvent, Reading, encode_telemetry, parse_anomaly
@@ -117,10 +118,12 @@ async def test_a_restart_does_not_re_alarm_what_was_already_alarmed(mosquitto: M
     service, stop = await _start_service(mosquitto.url, tmp_path)
     await _publish(mosquitto.port, _telemetry(start, range(200), rng, fault_from=190))
     await _wait_for(lambda: listener.events, timeout_s=10)
+    await asyncio.sleep(0.2)
+    assert (tmp_path / ALARMS_NAME).exists(), "the open alarm is on disk as soon as it is raised"
     stop.set()
     await service
     assert [e.details["state"] for e in listener.events] == ["raised"]
-    assert (tmp_path / "analytics-state.pickle").exists()
+    assert (tmp_path / CHECKPOINT_NAME).exists()
 
     # The fault goes on while the service is down and after it is back.
     await _publish(mosquitto.port, _telemetry(start, range(200, 230), rng, fault_from=190))
