@@ -17,6 +17,14 @@ _BENCHMARKS = {
     "api": ("api.bench", "p95 latency of range and latest queries on 30 days of data"),
 }
 
+# Options only one benchmark takes: name -> (flag, type, default, help).
+_EXTRA_OPTIONS: dict[str, list[tuple[str, type, float, str]]] = {
+    "api": [
+        ("--days", float, 30.0, "days of 1 Hz history to load before measuring"),
+        ("--sensors", int, 200, "how many sensors carry that history"),
+    ],
+}
+
 
 def _run(module_name: str) -> Any:
     def run(args: argparse.Namespace) -> int:
@@ -36,4 +44,6 @@ def register(commands: Any) -> None:
         bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
         bench.add_argument("--mqtt", help="use this broker (mqtt://host:port) instead of starting one")
         bench.add_argument("--influx", help="use this InfluxDB (http://host:port) instead of starting one")
+        for flag, kind, default, option_help in _EXTRA_OPTIONS.get(name, []):
+            bench.add_argument(flag, type=kind, default=default, help=option_help)
         bench.set_defaults(run=_run(module_name))

@@ -1,0 +1,185 @@
+"""`ganlink bench api`: p95 latency of the two queries dashboards make most, over HTTP against the API
+served by uvicorn, with InfluxDB behind it holding ``--days`` of 1 Hz history for ``--sensors`` sensors:
+
+- ``p95_ms_range``: a 24 h range query for one sensor with 1-minute mean buckets;
+- ``p95_ms_latest``: the latest values of one line (10 sensors).
+
+InfluxDB is started on a free port via ganlink.servers unless ``--influx`` names one (whose ``ganlink``
+database is then filled). Each phase runs ``--seconds`` of back-to-back requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run"]
+
+SENSORS_PER_LINE = 10
+WRITE_BATCH = 25_000
+WRITERS = 3
+_NS_PER_S = 1_000_000_000
+PLANT = "bench-plant"
+
+
+def _line_protocol(sensor_index: int, start_s: int, count: int) -> list[str]:
+    """``count`` 1 Hz readings of one bench sensor from ``start_s``: a slow sine plus a sawtooth."""
+    line, device = divmod(sensor_index, SENSORS_PER_LINE)
+    key = f"telemetry,plant={PLANT},area=area-1,line=line-{line:03d},device=dev-{device},sensor=s"
+    phase = sensor_index * 0.7
+    return [
+        f"{key} value={500 + 100 * math.sin((start_s + k) / 3600 + phase) + (k % 60) / 10:.3f},quality=0i "
+        f"{(start_s + k) * _NS_PER_S}"
+        for k in range(count)
+    ]
+
+
+async def _load(store: Any, sensors: int, days: float, end_s: int) -> int:
+    """Write the history in batches with a few concurrent writers; returns points written."""
+    start_s = end_s - int(days * 86400)
+    queue: asyncio.Queue[tuple[int, int, int] | None] = asyncio.Queue(maxsize=WRITERS * 2)
+    written = 0
+
+    async def writer() -> None:
+        nonlocal written
+        while (job := await queue.get()) is not None:
+            sensor, chunk_start, count = job
+            await store.write_lines(_line_protocol(sensor, chunk_start, count))
+            written += count
+
+    tasks = [asyncio.create_task(writer()) for _ in range(WRITERS)]
+    for chunk_start in range(start_s, end_s, WRITE_BATCH):
+        count = min(WRITE_BATCH, end_s - chunk_start)
+        for sensor in range(sensors):
+            await queue.put((sensor, chunk_start, count))
+    for _ in tasks:
+        await queue.put(None)
+    await asyncio.gather(*tasks)
+    return written
+
+
+def _registry(workdir: Path, sensors: int) -> tuple[Any, str]:
+    from ganlink.registry import PlantInfo, Registry, Role, SensorSpec  # noqa: PLC0415
+    from ganlink.topics import DevicePath  # noqa: PLC0415
+
+    registry = Registry(f"sqlite:///{workdir / 'registry.sqlite'}")
+    registry.create_schema()
+    registry.upsert_plant(PlantInfo(id=PLANT, name="Bench plant", industry="nonferrous", timezone="UTC", shifts=[],
+                                    nameplate_value=1.0, nameplate_unit="t/d", gateway="bench-gw"))  # fmt: skip
+    spec = SensorSpec(unit="Cel", kind="temperature", range_min=0, range_max=1000, sample_period_s=1.0, key=True)
+    specs = []
+    for index in range(sensors):
+        line, device = divmod(index, SENSORS_PER_LINE)
+        specs.append((DevicePath(PLANT, "area-1", f"line-{line:03d}", f"dev-{device}"), "s", spec))
+    registry.apply_sensor_specs(specs)
+    _, token = registry.create_api_key(Role.VIEWER, [PLANT], name="bench")
+    return registry, token
+
+
+@contextlib.asynccontextmanager
+async def _serve(app: Any) -> AsyncIterator[str]:
+    import uvicorn  # noqa: PLC0415
+
+    from ganlink.servers import free_port  # noqa: PLC0415
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(), name="bench-api")
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only this flag
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _measure(client: Any, paths: list[str], seconds: float) -> list[float]:
+    """Back-to-back GETs of random paths for ``seconds``; latencies in ms (every answer must be 200)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(latencies) < 20:
+        path = random.choice(paths)
+        started = time.perf_counter()
+        response = await client.get(path)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:200]}")
+    return latencies
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[94]
+
+
+async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    import httpx  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+    from ganlink.influx import InfluxStore  # noqa: PLC0415
+    from ganlink.servers import InfluxServer  # noqa: PLC0415
+    from ganlink.settings import Settings  # noqa: PLC0415
+
+    sensors, days = int(args.sensors), float(args.days)
+    with tempfile.TemporaryDirectory(prefix="ganlink-bench-api-") as tmp, contextlib.ExitStack() as servers:
+        workdir = Path(tmp)
+        influx_url = args.influx or servers.enter_context(InfluxServer(workdir / "influxdb")).url
+        settings = Settings(data_dir=workdir, influx_url=influx_url, api_rate_limit_per_s=1e6,
+                            api_rate_limit_burst=1_000_000)  # fmt: skip
+        registry, token = _registry(workdir, sensors)
+        async with InfluxStore.from_settings(settings) as store:
+            await store.ensure_database()
+            end_s = int(time.time())
+            started = time.perf_counter()
+            points = await _load(store, sensors, days, end_s)
+            load_s = time.perf_counter() - started
+            print(f"loaded {points} points ({sensors} sensors x {days:g} days) in {load_s:.0f} s")
+            app = create_app(settings, store=store, registry=registry, sync_alarms=False)
+            lines = sorted({s.line for s in registry.sensors_of(PLANT)})
+            range_paths = [f"/api/v1/sensors/{s.sensor_id}/range?start=now-24h&end=now&bucket=1m"
+                           for s in registry.sensors_of(PLANT)]  # fmt: skip
+            latest_paths = [f"/api/v1/plants/{PLANT}/areas/area-1/lines/{line}/latest" for line in lines]
+            async with _serve(app) as url, httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ) as client:
+                check = (await client.get(range_paths[0])).json()
+                buckets = min(days, 1.0) * 1440
+                if not buckets - 2 <= len(check["points"]) <= buckets + 1 or check["bucket_s"] != 60:
+                    raise RuntimeError(f"24 h / 1 min query returned {len(check['points'])} points, not {buckets:.0f}")
+                await _measure(client, range_paths, min(2.0, args.seconds))  # warm-up
+                range_ms = await _measure(client, range_paths, args.seconds)
+                latest_ms = await _measure(client, latest_paths, args.seconds)
+        registry.close()
+    return {
+        "p95_ms_range": round(_p95(range_ms), 2),
+        "p95_ms_latest": round(_p95(latest_ms), 2),
+        "p50_ms_range": round(statistics.median(range_ms), 2),
+        "p50_ms_latest": round(statistics.median(latest_ms), 2),
+        "requests_range": len(range_ms),
+        "requests_latest": len(latest_ms),
+        "points_loaded": points,
+        "sensors": sensors,
+        "days": days,
+        "load_points_per_s": round(points / load_s),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the report
+    result = asyncio.run(_bench(args))
+    for name, value in result.items():
+        print(f"{name:>20}: {value}")
+    if args.json:
+        print(json.dumps(result))
+    return 0
