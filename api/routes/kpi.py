@@ -8,9 +8,10 @@ only the plants in its scope. A period without a UTC offset is read in each plan
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from api.deps import CurrentUser, RegistryDep, StoreDep
@@ -32,13 +33,21 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 Start = Annotated[str, Query(description="date, date-time (plant local time when no offset), or now-N(s|m|h|d)")]
 End = Annotated[str, Query(description="same forms as start")]
 Format = Annotated[Literal["json", "csv"], Query(description="csv: one row per plant/line KPI")]
+JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
+          "description": "the KPIs as JSON, or CSV with format=csv"},
+}
 
 
 def _period(plant: PlantInfo, start: str, end: str) -> tuple[int, int]:
+    """The period in the plant's time zone; an unreadable one is a 422 shaped like FastAPI's own."""
     try:
         period = parse_period(start, end, plant.timezone, now_ns=now_ns())
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        field = "end" if "end" in str(exc) and start not in str(exc) else "start"
+        value = end if field == "end" else start
+        raise RequestValidationError([{"loc": ("query", field), "msg": str(exc), "type": "value_error",
+                                       "input": value}]) from None
     return period.start_ns, period.end_ns
 
 
@@ -59,7 +68,7 @@ def _csv(rows: list[dict[str, object]], name: str) -> Response:
     )
 
 
-@router.get("/plants/{plant}/kpi", response_model=None)
+@router.get("/plants/{plant}/kpi", response_model=None, responses=JSON_OR_CSV)
 async def plant_kpi(
     plant: str, *, registry: RegistryDep, store: StoreDep, start: Start = "now-24h", end: End = "now",
     format: Format = "json",
@@ -72,7 +81,7 @@ async def plant_kpi(
     return _csv(kpi_rows([kpis]), f"kpi-{plant}") if format == "csv" else kpis.as_dict()
 
 
-@router.get("/compare", response_model=None)
+@router.get("/compare", response_model=None, responses=JSON_OR_CSV)
 async def compare(
     user: CurrentUser, *, registry: RegistryDep, store: StoreDep, start: Start = "now-24h", end: End = "now",
     format: Format = "json",

@@ -27,7 +27,10 @@ async function request(path, params = {}) {
   if (response.status === 401) throw new Unauthorized("token refused");
   if (!response.ok) {
     let detail = response.statusText;
-    try { detail = (await response.json()).detail; } catch { /* not JSON */ }
+    try {
+      detail = (await response.json()).detail;
+      if (Array.isArray(detail)) detail = detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ");
+    } catch { /* not JSON */ }
     throw new Error(`${response.status}: ${detail}`);
   }
   return response;

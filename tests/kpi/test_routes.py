@@ -50,7 +50,9 @@ async def test_compare_exports_csv_with_formula_and_confidence(client: Any, auth
 async def test_an_unreadable_period_is_a_422_with_the_reason(client: Any, auth: dict[str, Any]) -> None:
     response = await client.get("/api/v1/compare", params={"start": "soon", "end": "now"}, headers=auth["admin"])
     assert response.status_code == 422
-    assert "not a date" in response.json()["detail"]
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["query", "start"]
+    assert "not a date" in problem["msg"]
 
 
 async def test_scorecard_counts_page_views_and_scores_each_part(client: Any, auth: dict[str, Any]) -> None:
