@@ -86,6 +86,10 @@ class SparkplugDecoded:
     seq: int | None = None
 
 
+_CONTROL_PREFIXES = ("Node Control/", "Properties/", "Device Control/")
+_NODE_CONTROL_METRICS = frozenset({"bdSeq"})  # the birth/death sequence of the session (spec 6.4.4)
+
+
 class SparkplugState:
     """Births (alias -> name) per edge node/device and the last seq per edge node; thread-safe."""
 
@@ -112,7 +116,8 @@ class SparkplugState:
         except ValueError as exc:
             raise MessageRejected("not-sparkplug", f"payload is not Sparkplug B protobuf: {exc}") from None
         device = self._devices.device(group, device_id)
-        if device is None:
+        node_level = len(parts) == 4
+        if device is None and not node_level:
             raise MessageRejected("unknown-device", f"device {device_id!r} of plant {group!r} is in no plant file")
         result = SparkplugDecoded(gateway=edge, seq=decoded.seq)
         key = (group, edge, device_id)
@@ -137,7 +142,10 @@ class SparkplugState:
                 result.refused.append((label, "alias without a birth: rebirth requested"))
                 result.rebirth = rebirth_request(group, edge, now_ns // 1_000_000)
                 continue
-            if name.startswith(("Node Control/", "Properties/", "Device Control/")) or metric.is_null:
+            if name in _NODE_CONTROL_METRICS or name.startswith(_CONTROL_PREFIXES) or metric.is_null:
+                continue
+            if device is None:  # an edge node that is no plant device only carries control metrics
+                result.refused.append((label, f"edge node {edge!r} of plant {group!r} is in no plant file"))
                 continue
             why = self._why_not(name, metric)
             if why:

@@ -84,6 +84,22 @@ def test_a_seq_gap_or_unknown_alias_asks_for_a_rebirth() -> None:
     assert unknown.commands
 
 
+def test_an_edge_node_birth_with_only_control_metrics_is_accepted_and_starts_the_seq() -> None:
+    state = _state()
+    node_birth = SparkplugPayload(
+        NOW_MS,
+        [Metric("bdSeq", None, NOW_MS, 8, 3), Metric("Node Control/Rebirth", None, NOW_MS, 11, False)],
+        0,
+    )
+    intake = _read(state, "spBv1.0/guixi-smelter/NBIRTH/gw-guixi-1", node_birth)
+    assert (intake.readings, intake.dead_letters, intake.commands) == ([], [], [])
+    data = _read(state, BIRTH, SparkplugPayload(NOW_MS, [Metric("concentrate-feed", 1, NOW_MS, 10, 1.0)], 1))
+    assert data.commands == []  # seq 1 follows the NBIRTH's 0: no gap
+    stray = SparkplugPayload(NOW_MS, [Metric("node-temp", None, NOW_MS, 10, 40.0)], 2)
+    refused = _read(state, "spBv1.0/guixi-smelter/NDATA/gw-guixi-1", stray)
+    assert "edge node 'gw-guixi-1'" in refused.dead_letters[0].detail
+
+
 def test_bad_sparkplug_input_is_dead_lettered_with_a_reason() -> None:
     state = _state()
     other = "spBv1.0/guixi-smelter/DBIRTH/gw-guixi-1/no-such-device"
