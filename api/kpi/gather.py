@@ -155,9 +155,11 @@ def _discrete_kpis(d: _Discrete, *, has_counters: bool, has_pri: bool) -> list[K
     counts = {"PQ": d.produced, "GQ": d.good, "SQ": d.produced - d.good}
     missing_pri = "" if has_pri else "no planned cycle time (PRI) configured for the line"
     missing_counts = "" if has_counters else "no good/reject counters on the line"
+    if d.pbt_ns == 0:  # e.g. a period between shifts: nothing was planned, so nothing to rate
+        missing_pri = missing_counts = "no planned busy time in the period (shift calendar)"
     return [
         _kpi("availability", "Availability", "Availability (A)", availability, "ratio",
-            "A = APT / (PBT - no_data)", times, completeness),
+            "A = APT / (PBT - no_data)", times, completeness, "" if d.pbt_ns else missing_pri),
         _kpi("performance", "Performance", "Effectiveness (E)", performance, "ratio",
             "E = sum(PQ x PRI) / APT", {"sum(PQ x PRI)_h": _hours(d.planned_work_s * _NS), **times, "PQ": d.produced},
             completeness, missing_pri or missing_counts),
@@ -337,7 +339,9 @@ def _alarm_kpis(alarms: Sequence[Alarm], days: float) -> list[Kpi]:
         Kpi("alarm_rate", "Alarm rate", "Alarm rate (per day)", ratio(raised, days), "1/d",
             "alarms raised / period days", {"alarms": raised, "days": round(days, 4)}),
         Kpi("ack_share", "Alarms acknowledged", "Share of alarms acknowledged", ratio(len(acknowledged), raised),
-            "ratio", "acknowledged / raised", {"acknowledged": float(len(acknowledged)), "alarms": raised}),
+            "ratio", "acknowledged / raised", {"acknowledged": float(len(acknowledged)), "alarms": raised},
+            confidence=Confidence.HIGH if alarms else Confidence.NONE,
+            note="" if alarms else "no alarm was raised in the period"),
         Kpi("mtta", "Mean time to acknowledge", "Mean time to acknowledge (MTTA)",
             round(mtta, 3) if mtta is not None else None, "min",
             "MTTA = mean(acknowledged - raised) over acknowledged alarms",
@@ -401,7 +405,7 @@ async def compute_plant_kpis(
             result = line_sums[index]
             index += 1
             if isinstance(result, _Discrete):
-                if not wanted.state or result.pbt_ns == 0:
+                if not wanted.state:
                     continue
                 has_counters, has_pri = bool(wanted.good_count and wanted.reject_count), bool(wanted.planned_cycle_s)
                 flags["counters"] |= has_counters
@@ -420,9 +424,9 @@ async def compute_plant_kpis(
             lines.append(LineKpis(area.id, line.id, line.name, line.kind, kpis))
 
     plant_kpis: list[Kpi] = []
-    if discrete.pbt_ns:
+    if any(line.kind == "discrete" for line in lines):
         plant_kpis += _discrete_kpis(discrete, has_counters=flags["counters"], has_pri=flags["pri"])
-    if continuous.planned_ns:
+    if any(line.kind == "continuous" for line in lines):
         plant_kpis += _continuous_kpis(continuous, has_nameplate=flags["nameplate"], has_energy=flags["energy"])
     hours = period.duration_ns / _NS_PER_H
     expected = sum(expected_readings(s, period.duration_ns) for s in sensors)

@@ -125,3 +125,19 @@ async def test_an_unknown_plant_is_a_lookup_error(store: EmbeddedStore, registry
     period = parse_period("2026-11-26", "2026-11-27", "UTC", now_ns=NOW)
     with pytest.raises(LookupError, match="no plant 'nowhere'"):
         await compute_plant_kpis(store, registry, "nowhere", period)
+
+
+async def test_a_period_between_shifts_has_no_planned_time_and_says_so(
+    store: EmbeddedStore, registry: Registry
+) -> None:
+    await write_shift(store, int(datetime(2026, 11, 26, 12, tzinfo=UTC).timestamp()) * S)
+    period = parse_period("2026-11-26T16:00", "2026-11-26T18:00", "America/Chicago", now_ns=NOW)
+    kpis = await compute_plant_kpis(store, registry, AUTO, period, targets=AUTO_TARGETS)
+    oee = kpis.kpi("oee")
+    assert oee is not None
+    assert oee.value is None
+    assert "no planned busy time" in oee.note
+    assert [line.line for line in kpis.lines] == ["line-1"]
+    ack_share = kpis.kpi("ack_share")
+    assert ack_share is not None
+    assert ack_share.confidence is Confidence.NONE
