@@ -4,7 +4,8 @@
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
-const state = { token: null, period: { start: "now-24h", end: "now" }, compare: null, scorecard: null };
+const state = { token: null, me: null, period: { start: "now-24h", end: "now" }, compare: null, scorecard: null };
+const ACK_ROLES = new Set(["engineer", "integrator", "admin"]);
 
 class Unauthorized extends Error {}
 
@@ -20,10 +21,10 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function request(path, params = {}) {
+async function request(path, params = {}, method = "GET") {
   const url = new URL(`/api/v1${path}`, window.location.origin);
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  const response = await fetch(url, { method, headers: { Authorization: `Bearer ${state.token}` } });
   if (response.status === 401) throw new Unauthorized("token refused");
   if (!response.ok) {
     let detail = response.statusText;
@@ -222,11 +223,46 @@ function renderScorecards(cards) {
       return row;
     });
     const trendAll = history.map((p) => p.overall);
+    const openAlarms = el("details", { class: "open-alarms" }, el("summary", { text: "unacknowledged alarms of the period" }), el("ol", { class: "anomalies" }));
+    openAlarms.addEventListener("toggle", () => { if (openAlarms.open) loadOpenAlarms(card.plant, current, openAlarms.querySelector("ol")); });
     return el("div", { class: "scorecard", "data-plant": card.plant },
       el("div", { class: "head" }, el("b", { text: card.name }),
         el("span", {}, el("span", { class: `overall ${scoreClass(current.overall)}`, text: current.overall === null ? "—" : current.overall.toFixed(0) }), " ", sparkline(trendAll))),
-      ...rows);
+      ...rows, openAlarms);
   }));
+}
+
+// Drill-down behind "alarms acknowledged": the period's alarms nobody acknowledged yet, with the
+// acknowledge action for roles that may take it (the scores follow on the next load of the page).
+async function loadOpenAlarms(plant, period, list) {
+  list.replaceChildren(el("li", { class: "empty", text: "loading…" }));
+  const alarms = await (await request(`/plants/${plant}/alarms`, { limit: "1000" })).json();
+  const open = alarms.filter((a) => !a.acknowledged && a.raised_ms >= period.start_ms && a.raised_ms < period.end_ms);
+  const canAck = state.me && ACK_ROLES.has(state.me.role);
+  if (!open.length) { list.replaceChildren(el("li", { class: "empty", text: "every alarm of the period is acknowledged" })); return; }
+  list.replaceChildren(...open.slice(0, 50).map((alarm) => {
+    const item = el("li", { class: alarm.severity === "critical" || alarm.severity === "major" ? "high" : "", "data-alarm": alarm.id },
+      el("span", { class: "when", text: `${new Date(alarm.raised_ms).toLocaleString()} · ${alarm.severity} · ${alarm.status}` }),
+      el("span", { class: "what", text: alarm.sensor_id.split(".").slice(2).join(" / ") }));
+    if (canAck) {
+      const button = el("button", { type: "button", class: "ack", text: "acknowledge" });
+      button.addEventListener("click", async (event) => {
+        event.stopPropagation();
+        button.disabled = true;
+        try {
+          const done = await (await request(`/alarms/${alarm.id}/acknowledge`, {}, "POST")).json();
+          item.replaceChildren(el("span", { class: "when", text: `acknowledged by ${done.acknowledged_by}` }), el("span", { class: "what", text: alarm.sensor_id.split(".").slice(2).join(" / ") }));
+          item.classList.add("acked");
+        } catch (error) {
+          button.disabled = false;
+          item.append(el("span", { class: "error", text: String(error.message || error) }));
+        }
+      });
+      item.append(button);
+    }
+    return item;
+  }));
+  if (open.length > 50) list.append(el("li", { class: "empty", text: `… and ${open.length - 50} more` }));
 }
 
 // -- period, export, load ------------------------------------------------------------------------
@@ -303,6 +339,7 @@ async function start() {
   if (!state.token) { showLogin(); return; }
   try {
     const me = await (await request("/me")).json();
+    state.me = me;
     $("who").textContent = `${me.name} · ${me.role}`;
   } catch (error) {
     if (error instanceof Unauthorized) { showLogin("The token was refused; sign in again."); return; }

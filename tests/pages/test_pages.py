@@ -156,3 +156,34 @@ async def test_onboarding_page_approves_a_pending_sensor(served: Served) -> None
     registered = api_get(served, f"/api/v1/sensors/{NEW_PROBE_ID}", "admin")
     assert registered["unit"] == "Cel"
     assert registered["range_min"] < 310.0 < registered["range_max"]
+
+
+async def test_an_engineer_acknowledges_an_open_alarm_from_the_scorecard(served: Served) -> None:
+    open_before = [a for a in api_get(served, "/api/v1/plants/conch-cement/alarms?limit=1000", "engineer")
+                   if not a["acknowledged"]]
+    assert open_before, "the fixture leaves some alarms unacknowledged"
+    url = f"{served.url}/compare?start=now-3h&end=now"
+    async with browser_page(url, served.tokens["engineer"]) as (page, errors):
+        await page.wait_for_selector("body[data-loaded=true]", timeout=60_000)
+        card = page.locator('.scorecard[data-plant="conch-cement"]')
+        await card.locator(".open-alarms summary").click()
+        first = card.locator(".open-alarms li[data-alarm]").first
+        await first.locator("button.ack").wait_for(timeout=10_000)
+        alarm_id = await first.get_attribute("data-alarm")
+        await first.locator("button.ack").click()
+        await card.locator(f'.open-alarms li.acked[data-alarm="{alarm_id}"]').wait_for(timeout=10_000)
+        assert "acknowledged by" in (await card.locator(f'li[data-alarm="{alarm_id}"]').text_content() or "")
+        assert errors == []
+    alarm = api_get(served, f"/api/v1/alarms/{alarm_id}", "engineer")
+    assert alarm["acknowledged"] is True
+    assert "engineer" in alarm["acknowledged_by"]
+
+
+async def test_a_manager_sees_open_alarms_without_the_acknowledge_button(served: Served) -> None:
+    async with browser_page(f"{served.url}/compare?start=now-3h&end=now", served.tokens["manager"]) as (page, errors):
+        await page.wait_for_selector("body[data-loaded=true]", timeout=60_000)
+        card = page.locator('.scorecard[data-plant="liuzhou-auto"]')
+        await card.locator(".open-alarms summary").click()
+        await card.locator(".open-alarms li[data-alarm]").first.wait_for(timeout=10_000)
+        assert await card.locator("button.ack").count() == 0
+        assert errors == []
