@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import random
 import statistics
 import tempfile
@@ -119,6 +120,26 @@ async def _measure(client: Any, paths: list[str], seconds: float) -> list[float]
     return latencies
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _settle(pid: int | None, *, idle_share: float = 0.2, timeout_s: float = 180.0) -> float:
+    """Wait until influxd's post-load compactions quiet down (CPU share under ``idle_share`` for 3 s in
+    a row), so the queries are measured on a steady database; returns the seconds waited."""
+    started = time.monotonic()
+    if pid is None:
+        await asyncio.sleep(5.0)
+        return time.monotonic() - started
+    quiet = 0
+    while quiet < 3 and time.monotonic() - started < timeout_s:
+        before = _cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        quiet = quiet + 1 if _cpu_seconds(pid) - before < idle_share else 0
+    return time.monotonic() - started
+
+
 def _p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[94]
 
@@ -134,7 +155,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     sensors, days = int(args.sensors), float(args.days)
     with tempfile.TemporaryDirectory(prefix="ganlink-bench-api-") as tmp, contextlib.ExitStack() as servers:
         workdir = Path(tmp)
-        influx_url = args.influx or servers.enter_context(InfluxServer(workdir / "influxdb")).url
+        influx = None if args.influx else servers.enter_context(InfluxServer(workdir / "influxdb"))
+        influx_url = str(args.influx) if influx is None else influx.url
         settings = Settings(data_dir=workdir, influx_url=influx_url, api_rate_limit_per_s=1e6,
                             api_rate_limit_burst=1_000_000)  # fmt: skip
         registry, token = _registry(workdir, sensors)
@@ -145,6 +167,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             points = await _load(store, sensors, days, end_s)
             load_s = time.perf_counter() - started
             print(f"loaded {points} points ({sensors} sensors x {days:g} days) in {load_s:.0f} s")
+            pid = influx.process.pid if influx is not None and influx.process is not None else None
+            print(f"waited {await _settle(pid):.0f} s for InfluxDB compactions to settle")
             app = create_app(settings, store=store, registry=registry, sync_alarms=False)
             lines = sorted({s.line for s in registry.sensors_of(PLANT)})
             range_paths = [f"/api/v1/sensors/{s.sensor_id}/range?start=now-24h&end=now&bucket=1m"
