@@ -33,6 +33,7 @@ class Finding:
     threshold: float
     severity: Severity
     expected: tuple[float, float] | None = None
+    note: str = ""
 
 
 class ChangeKind(StrEnum):

@@ -238,6 +238,8 @@ def _why(finding: Finding, value: float, spec: Sensor | None) -> str:
     unit = f" {spec.unit}" if spec is not None else ""
     if finding.detector.startswith("silence"):
         return f"no data for longer than {finding.expected[1] if finding.expected else '?'} s"
+    if finding.note:
+        return f"{finding.detector}: {finding.note}"
     if finding.expected is None:
         return f"{finding.detector}: value {value:g}{unit} scored {finding.score:.2f}"
     low, high = finding.expected

@@ -140,6 +140,11 @@ class StuckRule:
     def expected(self) -> tuple[float, float] | None:
         return None
 
+    def explain(self, x: float) -> str:
+        """Why ``x`` scores as it does (call before learning it)."""
+        repeats = self.run + 1 if self.last is not None and x == self.last else 0
+        return f"value {x:g} repeated {repeats + 1} times in a row (usual repeat share {self.repeat_probability:.2f})"
+
 
 ValueRule = RangeRule | RateOfChangeRule | StuckRule
 

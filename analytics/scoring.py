@@ -149,6 +149,7 @@ class SensorModel:
                         detector.threshold,
                         _severity(detector, score),
                         detector.expected(),
+                        detector.explain(value) if isinstance(detector, StuckRule) else "",
                     )
                 )
             detector.learn_one(value)
