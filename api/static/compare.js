@@ -170,7 +170,7 @@ function barChart(title, rows) {
 function renderCharts(plants) {
   const charts = [];
   for (const [key, title] of CHARTS) {
-    const rows = plants.map((p) => ({ plant: p.plant, label: p.name, ...(byKey(p.kpis)[key] || {}) }))
+    const rows = plants.map((p) => ({ plant: p.plant, label: p.plant, ...(byKey(p.kpis)[key] || {}) }))
       .filter((r) => r.key).map((r) => ({ ...r, text: r.unit === "ratio" || r.value === null ? formatValue(r) : String(+r.value.toPrecision(3)) }));
     if (rows.length) charts.push(barChart(title, rows));
   }
