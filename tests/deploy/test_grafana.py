@@ -29,6 +29,18 @@ DESIGN_SCHEMA = {
 GRAFANA_PANEL_TYPES = {"timeseries", "table", "stat", "gauge", "bargauge", "text"}
 
 
+def documented_schema() -> dict[str, tuple[set[str], set[str]]]:
+    """The measurement table of docs/architecture.md (the repository's copy of DESIGN.md's schema)."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| ([\w, ]+) \| (.+?) \| [^|]+ \|$", text, re.MULTILINE)
+    return {name: ({t.strip() for t in tags.split(",")}, set(re.findall(r"(\w+) \(", fields)))
+            for name, tags, fields in rows}
+
+
+def test_the_schema_checked_here_is_the_documented_one() -> None:
+    assert documented_schema() == DESIGN_SCHEMA
+
+
 def shipped() -> dict[str, dict[str, Any]]:
     return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARDS.glob("*.json"))}
 
