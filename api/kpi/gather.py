@@ -37,6 +37,8 @@ __all__ = ["LineKpis", "PlantKpis", "compute_plant_kpis", "expected_readings"]
 _NS = 1_000_000_000
 _NS_PER_H = 3600 * _NS
 _MAX_ALARMS = 100_000
+RAW_UP_TO_NS = 26 * 3600 * _NS  # state and counter signals are read raw for periods up to a day and a bit
+SIGNAL_POINTS = 100_000  # beyond that, about this many buckets' last values per signal
 _MAX_EVENTS = 100_000
 
 
@@ -220,9 +222,19 @@ class _Reader:
     def sensor(self, area: str, line: str, local: str | None) -> SensorInfo | None:
         return self.by_local.get((area, line, local)) if local else None
 
-    async def raw(self, sensor: SensorInfo, lookback_ns: int) -> list[tuple[int, float]]:
+    def signal_bucket_ns(self, sensor: SensorInfo) -> int | None:
+        """None (raw readings) up to RAW_UP_TO_NS; longer periods read about SIGNAL_POINTS buckets."""
+        if self.period.duration_ns <= RAW_UP_TO_NS:
+            return None
+        wanted_s = -(-self.period.duration_ns // (SIGNAL_POINTS * _NS))
+        return max(int(sensor.sample_period_s * _NS), wanted_s * _NS)
+
+    async def signal(self, sensor: SensorInfo, lookback_ns: int) -> list[tuple[int, float]]:
+        """A state or counter signal: raw readings, or each bucket's last value for long periods."""
+        bucket = self.signal_bucket_ns(sensor)
         points = await self.store.query_range(
-            sensor.device_path, sensor.id, self.period.start_ns - lookback_ns, self.period.end_ns
+            sensor.device_path, sensor.id, self.period.start_ns - max(lookback_ns, bucket or 0), self.period.end_ns,
+            bucket_ns=bucket, aggregate=Aggregate.LAST,
         )
         return [(p.time_ns, p.value) for p in points if p.value is not None]
 
@@ -241,36 +253,33 @@ class _Reader:
         return await self.store.count_readings(selector, self.period.start_ns, self.period.end_ns)
 
 
-def _in_period(points: list[tuple[int, float]], period: Interval) -> int:
-    return sum(1 for t, _ in points if period.start_ns <= t < period.end_ns)
-
-
 async def _discrete_line(
     reader: _Reader, area: str, line: str, targets: LineTargets, planned: PlannedTime
 ) -> _Discrete:
     state = reader.sensor(area, line, targets.state)
     if state is None:
         return _Discrete()
-    hold = int(3 * state.sample_period_s * _NS)
-    state_points = await reader.raw(state, hold)
+    hold = int(3 * max(state.sample_period_s * _NS, reader.signal_bucket_ns(state) or 0))
+    state_points, received_state = await asyncio.gather(reader.signal(state, hold), reader.count(state))
     times = state_times(state_points, planned, hold)
     span = reader.period.duration_ns
-    received, expected = float(_in_period(state_points, reader.period)), expected_readings(state, span)
+    received, expected = float(received_state), expected_readings(state, span)
     produced = good = 0.0
     counters = [reader.sensor(area, line, targets.good_count), reader.sensor(area, line, targets.reject_count)]
     if all(counters):
         good_sensor, reject_sensor = counters
         assert good_sensor is not None
         assert reject_sensor is not None
-        good_points, reject_points = await asyncio.gather(
-            reader.raw(good_sensor, int(10 * good_sensor.sample_period_s * _NS)),
-            reader.raw(reject_sensor, int(10 * reject_sensor.sample_period_s * _NS)),
+        good_points, reject_points, received_good, received_reject = await asyncio.gather(
+            reader.signal(good_sensor, int(10 * good_sensor.sample_period_s * _NS)),
+            reader.signal(reject_sensor, int(10 * reject_sensor.sample_period_s * _NS)),
+            reader.count(good_sensor),
+            reader.count(reject_sensor),
         )
         good = counter_increase(good_points, planned)
         produced = good + counter_increase(reject_points, planned)
-        for sensor, points in ((good_sensor, good_points), (reject_sensor, reject_points)):
-            received += _in_period(points, reader.period)
-            expected += expected_readings(sensor, span)
+        received += received_good + received_reject
+        expected += expected_readings(good_sensor, span) + expected_readings(reject_sensor, span)
     pri = targets.planned_cycle_s
     return _Discrete(
         pbt_ns=times.planned_ns,

@@ -141,3 +141,20 @@ async def test_a_period_between_shifts_has_no_planned_time_and_says_so(
     ack_share = kpis.kpi("ack_share")
     assert ack_share is not None
     assert ack_share.confidence is Confidence.NONE
+
+
+async def test_long_periods_read_bucketed_signals_with_the_same_result(
+    store: EmbeddedStore, registry: Registry
+) -> None:
+    await write_shift(store, int(datetime(2026, 11, 26, 12, tzinfo=UTC).timestamp()) * S)
+    day = await compute_plant_kpis(store, registry, AUTO,
+                                   parse_period("2026-11-26", "2026-11-27", "America/Chicago", now_ns=NOW),
+                                   targets=AUTO_TARGETS)
+    week = await compute_plant_kpis(store, registry, AUTO,
+                                    parse_period("2026-11-23", "2026-11-30", "America/Chicago", now_ns=NOW),
+                                    targets=AUTO_TARGETS)
+    for key in ("availability", "performance", "quality", "oee"):
+        assert week.kpi(key).value == pytest.approx(day.kpi(key).value), key  # type: ignore[union-attr]
+    completeness = week.kpi("completeness")
+    assert completeness is not None
+    assert completeness.value == pytest.approx(1 / 3 / 7)  # counted readings, not buckets
