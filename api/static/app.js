@@ -34,10 +34,10 @@ function el(tag, attrs = {}, ...children) {
 
 class Unauthorized extends Error {}
 
-async function api(path, params = {}) {
+async function api(path, params = {}, method = "GET") {
   const url = new URL(`/api/v1${path}`, window.location.origin);
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  const response = await fetch(url, { method, headers: { Authorization: `Bearer ${state.token}` } });
   if (response.status === 401) throw new Unauthorized("token refused");
   if (!response.ok) {
     let detail = response.statusText;
@@ -203,6 +203,7 @@ async function loadLine() {
   }
   $("sensor-rows").replaceChildren();
   $("anomalies").replaceChildren();
+  $("alarms").replaceChildren();
   await Promise.all([...state.charts.values()].map(async (chart) => {
     try {
       const result = await api(`/sensors/${chart.meta.sensor_id}/range`, { start: `now-${state.windowMin}m` });
@@ -212,7 +213,7 @@ async function loadLine() {
     }
   }));
   if (generation !== state.lineGeneration) return;
-  await Promise.all([refreshLine(), refreshAnomalies()]);
+  await Promise.all([refreshLine(), refreshAnomalies(), refreshAlarms()]);
 }
 
 function linePath() {
@@ -235,7 +236,8 @@ async function refreshLine() {
       el("td", { class: "num", text: reading.value === null ? "—" : formatValue(reading.value) }),
       el("td", { text: reading.unit }),
       el("td", { class: "mono muted", text: `${formatValue(reading.range_min)} … ${formatValue(reading.range_max)}` }),
-      el("td", { class: `q-${reading.quality || "none"}`, text: reading.quality || "no data" }),
+      el("td", { class: `q-${reading.quality || "none"}`,
+        text: reading.restricted ? "class 3: withheld" : reading.quality || "no data" }),
       el("td", { class: "mono muted", text: age === null ? "" : age < 120 ? `${age.toFixed(0)} s` : `${(age / 60).toFixed(0)} min` })));
     const chart = state.charts.get(reading.sensor_id);
     if (!chart || reading.value === null) continue;
@@ -288,9 +290,39 @@ async function refreshAnomalies() {
     const severity = event.details?.severity ? ` · ${event.details.severity}` : "";
     return el("li", { class: event.score >= 0.8 ? "high" : "" },
       el("span", { class: "when", text: `${new Date(event.time_ms).toLocaleString()} · ${event.detector}${severity}` }),
-      el("span", { class: "what", text: `${sensor}: ${formatValue(event.value)} (score ${event.score.toFixed(2)})` }));
+      el("span", { class: "what", text: `${sensor}: ${event.value === null ? "(withheld)" : formatValue(event.value)} (score ${event.score.toFixed(2)})` }));
   });
   $("anomalies").replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "no anomalies in the last 24 h" })]));
+}
+
+async function refreshAlarms() {
+  if (!state.selection.line) return;
+  const generation = state.lineGeneration;
+  const alarms = await api(`${linePath()}/alarms`, { active: "true", limit: "50" });
+  if (generation !== state.lineGeneration) return;
+  $("alarm-count").textContent = String(alarms.length);
+  $("alarm-count").classList.toggle("hot", alarms.some((a) => !a.acknowledged));
+  const items = alarms.map((alarm) => {
+    const sensor = alarm.sensor_id.split(".").slice(3).join(" / ");
+    const note = el("span", { class: "note" });
+    const ack = el("button", { type: "button", text: "Ack", title: "acknowledge (engineer role)" });
+    ack.addEventListener("click", async () => {
+      try {
+        await api(`/alarms/${alarm.id}/acknowledge`, {}, "POST");
+        await refreshAlarms();
+      } catch (error) {
+        note.textContent = String(error.message || error);
+      }
+    });
+    return el("li", { class: alarm.acknowledged ? "acked" : "", "data-alarm": alarm.id },
+      el("span", {},
+        el("span", { class: "sev", text: `${alarm.severity} · ${alarm.status}` }),
+        el("span", { class: "what", text: ` ${sensor}` }),
+        el("span", { class: "when", text: ` since ${new Date(alarm.raised_ms).toLocaleTimeString()}` })),
+      alarm.acknowledged ? el("span", { class: "muted", text: "acked" }) : ack,
+      note);
+  });
+  $("alarms").replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "no active alarms" })]));
 }
 
 // -- start -------------------------------------------------------------------------------------
@@ -332,6 +364,7 @@ async function start() {
   every(LINE_POLL_MS, refreshLine);
   every(OVERVIEW_POLL_MS, refreshOverview);
   every(ANOMALY_POLL_MS, refreshAnomalies);
+  every(ANOMALY_POLL_MS, refreshAlarms);
   setInterval(() => { $("clock").textContent = new Date().toLocaleTimeString(); drawCharts(); }, 1000);
   window.addEventListener("resize", drawCharts);
 }

@@ -129,6 +129,11 @@ async def test_page_shows_live_values_that_change(served: tuple[str, str, Path])
 
             anomaly = page.locator("#anomalies li").first
             await anomaly.filter(has_text="score 0.95").wait_for(timeout=15_000)
+            # The server's alarm sync turns the stored event into an active alarm; a viewer may not ack it.
+            alarm = page.locator('#alarms li[data-alarm="al-1"]')
+            await alarm.wait_for(timeout=15_000)
+            await alarm.locator("button").click()
+            await alarm.locator(".note").filter(has_text="403").wait_for(timeout=10_000)
             assert "#token" not in page.url  # the token leaves the address bar once stored
             await page.screenshot(path=str(ARTIFACTS / "workshop-page.png"), full_page=True)
             assert errors == []
