@@ -1,7 +1,8 @@
 """KPIs per ISO 22400-2 and the digitalization scorecard, computed from the store and the registry.
 
-Read top-down: :mod:`api.kpi.gather` (queries) -> :mod:`api.kpi.formulas` (pure math on readings)
-and :mod:`api.kpi.calendar` (planned busy time from the shift calendar, in the plant's time zone).
+Read top-down: :mod:`api.kpi.gather` (queries) -> :mod:`api.kpi.sheets` (KPIs from summed inputs),
+:mod:`api.kpi.formulas` (pure math on readings) and :mod:`api.kpi.calendar` (planned busy time from
+the shift calendar, in the plant's time zone); :mod:`api.kpi.targets` says what each line is measured by.
 Every number is a :class:`~api.kpi.formulas.Kpi` carrying its formula, inputs and a confidence mark.
 """
 

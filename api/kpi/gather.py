@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from api.kpi.calendar import Interval, PlannedTime, planned_busy_time
-from api.kpi.formulas import (
-    Confidence,
-    Kpi,
-    MachineState,
-    confidence_of,
-    counter_increase,
-    integrate_rate,
-    ratio,
-    running_ns,
-    state_times,
+from api.kpi.formulas import Kpi, MachineState, counter_increase, integrate_rate, ratio, running_ns, state_times
+from api.kpi.sheets import (
+    ContinuousInputs,
+    DiscreteInputs,
+    alarm_kpis,
+    continuous_kpis,
+    discrete_kpis,
+    measured_kpi,
+    share,
 )
 from api.kpi.targets import PLANNED_BREAKS, LineTargets, targets_for
-from ganlink.alarms import Alarm
 from ganlink.registry import LineNode, PlantInfo, Registry, SensorInfo
 from ganlink.store import Aggregate, SensorSelector, TimeSeriesStore
 
@@ -97,120 +94,6 @@ def expected_readings(sensor: SensorInfo, span_ns: int) -> float:
     return span_ns / (sensor.sample_period_s * _NS)
 
 
-def _hours(ns: float) -> float:
-    return round(ns / _NS_PER_H, 4)
-
-
-def _share(received: float, expected: float) -> float | None:
-    return min(1.0, received / expected) if expected > 0 else None
-
-
-def _summed(one: object, other: object) -> dict[str, Any]:
-    return {f.name: getattr(one, f.name) + getattr(other, f.name) for f in fields(one)}  # type: ignore[arg-type]
-
-
-def _kpi(  # noqa: PLR0917 - mirrors Kpi's fields in order
-    key: str, name: str, iso_name: str, value: float | None, unit: str, formula: str,
-    inputs: Mapping[str, float | str], completeness: float | None, note: str = "",
-) -> Kpi:
-    return Kpi(key, name, iso_name, value, unit, formula, inputs, confidence_of(completeness), completeness, note)
-
-
-@dataclass(frozen=True, slots=True)
-class _Discrete:
-    """Summed ISO 22400 inputs of one or more discrete work units."""
-
-    pbt_ns: int = 0
-    no_data_ns: int = 0
-    apt_ns: int = 0
-    fault_ns: int = 0
-    stopped_ns: int = 0
-    setup_ns: int = 0
-    produced: float = 0.0
-    good: float = 0.0
-    planned_work_s: float = 0.0  # sum of PQ x PRI over the units that have a PRI
-    produced_with_pri: float = 0.0
-    received: float = 0.0
-    expected: float = 0.0
-
-    def __add__(self, other: _Discrete) -> _Discrete:
-        return _Discrete(**_summed(self, other))
-
-
-def _discrete_kpis(d: _Discrete, *, has_counters: bool, has_pri: bool) -> list[Kpi]:
-    completeness = _share(d.received, d.expected)
-    observed = d.pbt_ns - d.no_data_ns
-    availability = ratio(d.apt_ns, observed)
-    performance = ratio(d.planned_work_s * _NS, d.apt_ns) if has_pri else None
-    quality = ratio(d.good, d.produced) if has_counters else None
-    oee = None
-    if availability is not None and performance is not None and quality is not None:
-        oee = availability * performance * quality
-    times = {
-        "PBT_h": _hours(d.pbt_ns),
-        "no_data_h": _hours(d.no_data_ns),
-        "APT_h": _hours(d.apt_ns),
-        "ADOT_h (fault)": _hours(d.fault_ns),
-        "ADET_h (stopped)": _hours(d.stopped_ns),
-        "ASUT_h (changeover)": _hours(d.setup_ns),
-    }
-    counts = {"PQ": d.produced, "GQ": d.good, "SQ": d.produced - d.good}
-    missing_pri = "" if has_pri else "no planned cycle time (PRI) configured for the line"
-    missing_counts = "" if has_counters else "no good/reject counters on the line"
-    if d.pbt_ns == 0:  # e.g. a period between shifts: nothing was planned, so nothing to rate
-        missing_pri = missing_counts = "no planned busy time in the period (shift calendar)"
-    return [
-        _kpi("availability", "Availability", "Availability (A)", availability, "ratio",
-            "A = APT / (PBT - no_data)", times, completeness, "" if d.pbt_ns else missing_pri),
-        _kpi("performance", "Performance", "Effectiveness (E)", performance, "ratio",
-            "E = sum(PQ x PRI) / APT", {"sum(PQ x PRI)_h": _hours(d.planned_work_s * _NS), **times, "PQ": d.produced},
-            completeness, missing_pri or missing_counts),
-        _kpi("quality", "Quality ratio", "Quality ratio (QR)", quality, "ratio", "QR = GQ / PQ", counts,
-            completeness, missing_counts),
-        _kpi("oee", "OEE", "Overall equipment effectiveness index (OEE)", oee, "ratio", "OEE = A x E x QR",
-            {"A": availability or 0.0, "E": performance or 0.0, "QR": quality or 0.0},
-            completeness, missing_pri or missing_counts),
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Continuous:
-    planned_ns: int = 0
-    observed_ns: int = 0
-    running_ns: int = 0
-    product_t: float = 0.0
-    nameplate_t: float = 0.0  # nameplate rate x running hours, over the lines with a nameplate
-    product_t_with_nameplate: float = 0.0
-    energy_kwh: float = 0.0
-    product_t_with_energy: float = 0.0
-    received: float = 0.0
-    expected: float = 0.0
-
-    def __add__(self, other: _Continuous) -> _Continuous:
-        return _Continuous(**_summed(self, other))
-
-
-def _continuous_kpis(c: _Continuous, *, has_nameplate: bool, has_energy: bool) -> list[Kpi]:
-    completeness = _share(c.received, c.expected)
-    times = {"PBT_h": _hours(c.planned_ns), "observed_h": _hours(c.observed_ns), "running_h": _hours(c.running_ns)}
-    return [
-        _kpi("availability", "Availability", "Availability (A)", ratio(c.running_ns, c.observed_ns), "ratio",
-            "A = running time / observed PBT (running: throughput above the line's threshold)", times, completeness),
-        _kpi("produced", "Produced quantity", "Produced quantity (PQ)", round(c.product_t, 3), "t",
-            "PQ = integral of throughput x product factor over PBT", times, completeness),
-        _kpi("run_rate", "Run rate vs nameplate", "Effectiveness (E), continuous",
-            ratio(c.product_t_with_nameplate, c.nameplate_t) if has_nameplate else None, "ratio",
-            "E = PQ / (nameplate rate x running time)",
-            {"PQ_t": round(c.product_t_with_nameplate, 3), "nameplate_x_running_t": round(c.nameplate_t, 3)},
-            completeness, "" if has_nameplate else "no nameplate rate configured for the line"),
-        _kpi("specific_energy", "Specific energy", "Specific energy consumption",
-            ratio(c.energy_kwh, c.product_t_with_energy) if has_energy else None, "kWh/t",
-            "SEC = energy / PQ",
-            {"energy_kWh": round(c.energy_kwh, 3), "PQ_t": round(c.product_t_with_energy, 3)},
-            completeness, "" if has_energy else "no power or specific-energy sensor on a throughput line"),
-    ]
-
-
 class _Reader:
     """Store queries for one plant and period."""
 
@@ -255,10 +138,10 @@ class _Reader:
 
 async def _discrete_line(
     reader: _Reader, area: str, line: str, targets: LineTargets, planned: PlannedTime
-) -> _Discrete:
+) -> DiscreteInputs:
     state = reader.sensor(area, line, targets.state)
     if state is None:
-        return _Discrete()
+        return DiscreteInputs()
     hold = int(3 * max(state.sample_period_s * _NS, reader.signal_bucket_ns(state) or 0))
     state_points, received_state = await asyncio.gather(reader.signal(state, hold), reader.count(state))
     times = state_times(state_points, planned, hold)
@@ -281,7 +164,7 @@ async def _discrete_line(
         received += received_good + received_reject
         expected += expected_readings(good_sensor, span) + expected_readings(reject_sensor, span)
     pri = targets.planned_cycle_s
-    return _Discrete(
+    return DiscreteInputs(
         pbt_ns=times.planned_ns,
         no_data_ns=times.no_data_ns,
         apt_ns=times.of(MachineState.RUNNING),
@@ -299,10 +182,10 @@ async def _discrete_line(
 
 async def _continuous_line(
     reader: _Reader, area: str, line: str, targets: LineTargets, planned: PlannedTime
-) -> _Continuous:
+) -> ContinuousInputs:
     throughput = reader.sensor(area, line, targets.throughput)
     if throughput is None:
-        return _Continuous()
+        return ContinuousInputs()
     bucket = reader.bucket_ns()
     rates, received = await asyncio.gather(reader.buckets(throughput), reader.count(throughput))
     threshold = targets.running_above_t_per_h if targets.running_above_t_per_h is not None else 0.0
@@ -325,7 +208,7 @@ async def _continuous_line(
             if t in per_tonne
         )
     nameplate = targets.nameplate_t_per_h
-    return _Continuous(
+    return ContinuousInputs(
         planned_ns=planned.duration_ns,
         observed_ns=observed,
         running_ns=running,
@@ -337,27 +220,6 @@ async def _continuous_line(
         received=float(received),
         expected=expected_readings(throughput, reader.period.duration_ns),
     )
-
-
-def _alarm_kpis(alarms: Sequence[Alarm], days: float) -> list[Kpi]:
-    acknowledged = [a for a in alarms if a.acknowledged_ns is not None]
-    delays_min = [(a.acknowledged_ns - a.raised_ns) / (60 * _NS) for a in acknowledged if a.acknowledged_ns]
-    mtta = sum(delays_min) / len(delays_min) if delays_min else None
-    raised = float(len(alarms))
-    return [
-        Kpi("alarm_rate", "Alarm rate", "Alarm rate (per day)", ratio(raised, days), "1/d",
-            "alarms raised / period days", {"alarms": raised, "days": round(days, 4)}),
-        Kpi("ack_share", "Alarms acknowledged", "Share of alarms acknowledged", ratio(len(acknowledged), raised),
-            "ratio", "acknowledged / raised", {"acknowledged": float(len(acknowledged)), "alarms": raised},
-            confidence=Confidence.HIGH if alarms else Confidence.NONE,
-            note="" if alarms else "no alarm was raised in the period"),
-        Kpi("mtta", "Mean time to acknowledge", "Mean time to acknowledge (MTTA)",
-            round(mtta, 3) if mtta is not None else None, "min",
-            "MTTA = mean(acknowledged - raised) over acknowledged alarms",
-            {"acknowledged": float(len(acknowledged))},
-            confidence=Confidence.HIGH if delays_min else Confidence.NONE,
-            note="" if delays_min else "no alarm of the period was acknowledged"),
-    ]
 
 
 def _planned(plant: PlantInfo, period: Interval, kind: str) -> PlannedTime:
@@ -388,7 +250,7 @@ async def compute_plant_kpis(
         raise LookupError(f"no plant {plant_id!r}")
     sensors = [s for a in tree.areas for ln in a.lines for d in ln.devices for s in d.sensors]
     reader = _Reader(store, sensors, period)
-    line_jobs: list[Awaitable[_Discrete | _Continuous]] = []
+    line_jobs: list[Awaitable[DiscreteInputs | ContinuousInputs]] = []
     for area in tree.areas:
         for line in area.lines:
             planned = _planned(tree, period, line.kind)
@@ -405,7 +267,7 @@ async def compute_plant_kpis(
               if a.raised_ns < period.end_ns]
 
     lines: list[LineKpis] = []
-    discrete, continuous = _Discrete(), _Continuous()
+    discrete, continuous = DiscreteInputs(), ContinuousInputs()
     flags = {"counters": False, "pri": False, "nameplate": False, "energy": False}
     index = 0
     for area in tree.areas:
@@ -413,14 +275,14 @@ async def compute_plant_kpis(
             wanted = line_targets(line)
             result = line_sums[index]
             index += 1
-            if isinstance(result, _Discrete):
+            if isinstance(result, DiscreteInputs):
                 if not wanted.state:
                     continue
                 has_counters, has_pri = bool(wanted.good_count and wanted.reject_count), bool(wanted.planned_cycle_s)
                 flags["counters"] |= has_counters
                 flags["pri"] |= has_pri
                 discrete += result
-                kpis = _discrete_kpis(result, has_counters=has_counters, has_pri=has_pri)
+                kpis = discrete_kpis(result, has_counters=has_counters, has_pri=has_pri)
             else:
                 if not wanted.throughput:
                     continue
@@ -429,26 +291,27 @@ async def compute_plant_kpis(
                 flags["nameplate"] |= has_nameplate
                 flags["energy"] |= has_energy
                 continuous += result
-                kpis = _continuous_kpis(result, has_nameplate=has_nameplate, has_energy=has_energy)
+                kpis = continuous_kpis(result, has_nameplate=has_nameplate, has_energy=has_energy)
             lines.append(LineKpis(area.id, line.id, line.name, line.kind, kpis))
 
     plant_kpis: list[Kpi] = []
     if any(line.kind == "discrete" for line in lines):
-        plant_kpis += _discrete_kpis(discrete, has_counters=flags["counters"], has_pri=flags["pri"])
+        plant_kpis += discrete_kpis(discrete, has_counters=flags["counters"], has_pri=flags["pri"])
     if any(line.kind == "continuous" for line in lines):
-        plant_kpis += _continuous_kpis(continuous, has_nameplate=flags["nameplate"], has_energy=flags["energy"])
+        plant_kpis += continuous_kpis(continuous, has_nameplate=flags["nameplate"], has_energy=flags["energy"])
     hours = period.duration_ns / _NS_PER_H
     expected = sum(expected_readings(s, period.duration_ns) for s in sensors)
-    completeness = _share(float(received), expected)
+    completeness = share(float(received), expected)
     sensor_hours = len(sensors) * hours
     plant_kpis += [
-        _kpi("anomaly_rate", "Anomaly rate", "Anomaly rate (per 1000 sensor-hours)",
+        measured_kpi("anomaly_rate", "Anomaly rate", "Anomaly rate (per 1000 sensor-hours)",
             ratio(1000.0 * len(events), sensor_hours), "1/(1000 sensor-h)",
             "1000 x anomaly events / (sensors x period hours)",
             {"events": float(len(events)), "sensors": float(len(sensors)), "hours": round(hours, 4)},
             completeness),
-        *_alarm_kpis(alarms, hours / 24),
-        _kpi("completeness", "Data completeness", "Data completeness (received / expected)", completeness, "ratio",
+        *alarm_kpis(alarms, hours / 24),
+        measured_kpi("completeness", "Data completeness", "Data completeness (received / expected)", completeness,
+            "ratio",
             "readings received / readings expected from each sensor's sample period",
             {"received": float(received), "expected": round(expected, 1), "sensors": float(len(sensors))},
             completeness),
