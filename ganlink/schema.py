@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+import orjson
+
 from ganlink.errors import MessageRejected
 from ganlink.timestamps import format_rfc3339, parse_source_time
 from ganlink.topics import DevicePath, is_slug, parse_device_topic
@@ -121,6 +123,89 @@ def _load_json_object(payload: bytes) -> dict[str, Any]:
     return body
 
 
+# orjson reads integers beyond 64 bits as floats where json keeps them exact; any run of 19+ digits
+# (the shortest that can be one, e.g. -9223372036854775809) goes the slow way.
+# (Digits mapped to "0" and a substring search: a tenth of the cost of a regex over the payload.)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 19
+
+
+def _load_json_object_fast(payload: bytes) -> dict[str, Any]:
+    """:func:`_load_json_object` with orjson for the common payload; the same result for every input.
+
+    What orjson refuses (NaN/Infinity literals, lone surrogates, invalid UTF-8, ...) or might read
+    differently goes through the stdlib parser, which keeps NaN as a float and words the reasons.
+    """
+    if _LONG_DIGIT_RUN not in payload.translate(_DIGITS_AS_ZERO):
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if type(body) is dict:
+                return body
+    return _load_json_object(payload)
+
+
+def _trusted_reading(device: DevicePath, sensor: str, time_ns: int, value: float, quality: Quality) -> Reading:
+    # Reading's frozen __init__ is a third of a reading's parse cost; its slots are set directly
+    # here, only for fields already checked. Equal (and equally hashed) to Reading(...).
+    reading: Reading = object.__new__(Reading)
+    _SET_DEVICE(reading, device)
+    _SET_SENSOR(reading, sensor)
+    _SET_TIME_NS(reading, time_ns)
+    _SET_VALUE(reading, value)
+    _SET_QUALITY(reading, quality)
+    return reading
+
+
+_SET_DEVICE, _SET_SENSOR, _SET_TIME_NS, _SET_VALUE, _SET_QUALITY = (
+    Reading.__dict__[name].__set__ for name in ("device", "sensor", "time_ns", "value", "quality")
+)
+
+
+def _check_readings(
+    device: DevicePath, raw_readings: list[Any], earliest_ns: int, latest_ns: int
+) -> tuple[list[Reading], list[RejectedReading]]:
+    """:func:`_check_reading` for every reading of a message, in fewer steps for the common shape.
+
+    A reading whose sensor, value (a float), ts and quality are plainly valid is built inline; any
+    other goes through :func:`_check_reading`, which words the reason. Same result either way.
+    """
+    readings: list[Reading] = []
+    rejected: list[RejectedReading] = []
+    times: dict[str, int] = {}  # ts texts of this message already parsed and in range
+    isfinite = math.isfinite
+    for raw in raw_readings:
+        if type(raw) is dict:
+            ts, value, sensor = raw.get("ts"), raw.get("value"), raw.get("sensor")
+            time_ns = times.get(ts) if type(ts) is str else None
+            if time_ns is None and type(ts) is str:
+                time_ns = _time_in_range(ts, earliest_ns, latest_ns)
+                if time_ns is not None:
+                    times[ts] = time_ns
+            label = raw.get("quality", "good")
+            quality = _QUALITY_BY_LABEL.get(label) if type(label) is str else None
+            plain = time_ns is not None and quality is not None and type(value) is float and isfinite(value)
+            if plain and is_slug(sensor):
+                readings.append(_trusted_reading(device, sensor, time_ns, value, quality))  # type: ignore[arg-type]
+                continue
+        checked = _check_reading(device, raw, earliest_ns, latest_ns)
+        if isinstance(checked, Reading):
+            readings.append(checked)
+        else:
+            rejected.append(checked)
+    return readings, rejected
+
+
+def _time_in_range(ts: str, earliest_ns: int, latest_ns: int) -> int | None:
+    try:
+        time_ns = parse_source_time(ts)
+    except (ValueError, OverflowError):
+        return None
+    return time_ns if earliest_ns <= time_ns <= latest_ns else None
+
+
 def _check_reading(
     device: DevicePath, raw: object, earliest_ns: int, latest_ns: int
 ) -> Reading | RejectedReading:
@@ -157,7 +242,7 @@ def parse_telemetry(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int
     Raises MessageRejected (reason slug + detail) when the message cannot be read or attributed.
     """
     device = parse_device_topic(topic, "telemetry")
-    body = _load_json_object(payload)
+    body = _load_json_object_fast(payload)
     version = body.get("v")
     if isinstance(version, bool) or version != PAYLOAD_VERSION:  # true == 1 in Python, not in the contract
         raise MessageRejected("bad-envelope", f"v is {version!r}, expected {PAYLOAD_VERSION}")
@@ -171,12 +256,7 @@ def parse_telemetry(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int
     if not isinstance(raw_readings, list) or not raw_readings:
         raise MessageRejected("bad-envelope", "readings is not a non-empty list")
     assert isinstance(gateway, str)
-    latest_ns = now_ns + max_skew_ns
-    readings: list[Reading] = []
-    rejected: list[RejectedReading] = []
-    for raw in raw_readings:
-        checked = _check_reading(device, raw, EARLIEST_VALID_NS, latest_ns)
-        (readings if isinstance(checked, Reading) else rejected).append(checked)  # type: ignore[arg-type]
+    readings, rejected = _check_readings(device, raw_readings, EARLIEST_VALID_NS, now_ns + max_skew_ns)
     return TelemetryMessage(device, gateway, seq, readings, rejected)
 
 
