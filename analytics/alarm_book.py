@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +29,9 @@ class AlarmBook(Protocol):
 
     def recent_labels(self, sensor_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
         """The newest ``per_sensor`` alarm labels of each sensor that has alarms, oldest first."""
+
+    def shelves(self, plant_ids: Sequence[str], now_ns: int) -> dict[str, int]:
+        """Sensors with an alarm shelved past ``now_ns``: sensor id -> the shelf's end (epoch ns)."""
 
 
 def _raised_and_cleared(events: Sequence[AnomalyEvent]) -> tuple[list[AnomalyEvent], list[AnomalyEvent]]:
@@ -71,6 +74,19 @@ class MemoryAlarmBook:
                 labels[alarm.sensor_id].append(alarm.label)
         return {sensor: values[-per_sensor:] for sensor, values in labels.items()}
 
+    def shelves(self, plant_ids: Sequence[str], now_ns: int) -> dict[str, int]:
+        return _shelves(
+            (a for a in self.alarms.values() if a.sensor_id.split(".", 1)[0] in plant_ids), now_ns
+        )
+
+
+def _shelves(alarms: Iterable[Alarm], now_ns: int) -> dict[str, int]:
+    shelves: dict[str, int] = {}
+    for alarm in alarms:
+        if alarm.shelved(now_ns) and alarm.shelved_until_ns is not None:
+            shelves[alarm.sensor_id] = max(shelves.get(alarm.sensor_id, 0), alarm.shelved_until_ns)
+    return shelves
+
 
 class RegistryAlarmBook:
     """Alarm records in the registry (``Registry.open_alarm`` / ``update_alarm`` / ``alarm_labels``,
@@ -91,6 +107,10 @@ class RegistryAlarmBook:
     def recent_labels(self, sensor_ids: Sequence[str], per_sensor: int = 20) -> dict[str, list[Label | None]]:
         labels = {sensor: self.registry.alarm_labels(sensor, per_sensor) for sensor in sensor_ids}
         return {sensor: values for sensor, values in labels.items() if values}
+
+    def shelves(self, plant_ids: Sequence[str], now_ns: int) -> dict[str, int]:
+        # Only active alarms can be shelved; a plant has few of them at a time.
+        return _shelves((a for p in plant_ids for a in self.registry.alarms(p, active_only=True, limit=1000)), now_ns)
 
 
 def sensitivities(book: AlarmBook, sensor_ids: Sequence[str]) -> dict[str, Sensitivity]:

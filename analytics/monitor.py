@@ -33,6 +33,7 @@ from analytics.silence import DEVICE_SCOPE_SENSOR, GATEWAY_SCOPE_SENSOR, Silence
 from ganlink.alarms import Severity
 from ganlink.assets import PlantFile, Sensor, SensorRef
 from ganlink.schema import AnomalyEvent, Quality, Reading
+from ganlink.timestamps import format_rfc3339
 from ganlink.topics import DevicePath
 
 __all__ = ["DEVICE_SCOPE_SENSOR", "GATEWAY_SCOPE_SENSOR", "Monitor"]
@@ -58,6 +59,7 @@ class Monitor:
     sensors: dict[tuple[DevicePath, str], SensorModel] = field(default_factory=dict)
     devices: dict[DevicePath, DeviceModel] = field(default_factory=dict)
     calendars: dict[str, ShiftCalendar] = field(default_factory=dict)
+    shelved_until_ns: dict[str, int] = field(default_factory=dict)
     skipped_unknown: int = 0
     skipped_out_of_order: int = 0
 
@@ -217,6 +219,10 @@ class Monitor:
             details["range"] = list(spec.range)
         if change.kind is ChangeKind.RAISED:
             details["why"] = _why(finding, value, spec)
+            shelved_until = self.shelved_until_ns.get(device.sensor_id(sensor), 0)
+            if change.time_ns < shelved_until:
+                # Shelved by a person: recorded as usual, but pages and notifications hold it back.
+                details["shelved_until"] = format_rfc3339(shelved_until)
         return AnomalyEvent(
             device=device,
             sensor=sensor,
@@ -227,6 +233,10 @@ class Monitor:
             alarm_id=change.alarm_id,
             details=details,
         )
+
+    def apply_shelves(self, shelves: dict[str, int]) -> None:
+        """Sensors (full id, or a device's ``.device``) shelved until the given time (epoch ns)."""
+        self.shelved_until_ns = dict(shelves)
 
     def apply_sensitivity(self, factors: Iterable[tuple[str, float]]) -> None:
         """Set per-sensor threshold factors (full sensor id -> factor >= 1) from operator labels."""

@@ -64,6 +64,7 @@ class AlarmRecorder:
     def __init__(self, book: AlarmBook | None, sensor_ids: list[str]) -> None:
         self.book = book
         self.sensor_ids = sensor_ids
+        self.plant_ids = sorted({sensor_id.split(".", 1)[0] for sensor_id in sensor_ids})
         self.pending: list[AnomalyEvent] = []
         self.factors: dict[str, float] = {}
 
@@ -81,7 +82,8 @@ class AlarmRecorder:
             logger.warning("alarm records not written, %d pending: %s", len(self.pending), exc)
 
     async def apply_feedback(self, monitor: Monitor) -> None:
-        """Operator labels -> threshold factors; changes are logged so they are visible."""
+        """Operator labels -> threshold factors (changes are logged so they are visible); shelved
+        alarms -> new incidents on those sensors are marked ``shelved_until``."""
         if self.book is None:
             return
         try:
@@ -101,6 +103,10 @@ class AlarmRecorder:
             factors[sensor_id] = 1.0
         monitor.apply_sensitivity(factors.items())
         self.factors = {k: v for k, v in factors.items() if v != 1.0}
+        try:
+            monitor.apply_shelves(await asyncio.to_thread(self.book.shelves, self.plant_ids, now_ns()))
+        except GanlinkError as exc:
+            logger.warning("alarm shelves not read: %s", exc)
 
 
 async def _publish_all(link: AnalyticsLink, events: list[AnomalyEvent], recorder: AlarmRecorder) -> None:

@@ -19,6 +19,7 @@ from ganlink.embedded_store import EmbeddedStore
 from ganlink.registry import ALL_PLANTS, Registry, Role
 from ganlink.schema import AnomalyEvent, Reading
 from ganlink.settings import Settings
+from ganlink.timestamps import now_ns
 from ganlink.topics import DevicePath
 
 S = 1_000_000_000
@@ -93,3 +94,36 @@ async def test_alarms_raised_by_analytics_are_acted_on_through_the_api_and_label
         await api.put(f"/api/v1/alarms/{alarm_id}/label", json={"label": "real"})
     await recorder.apply_feedback(monitor)
     assert GAS_TEMP not in monitor.engine.threshold_factors
+
+
+async def test_a_sensor_shelved_through_the_api_gets_its_next_incidents_marked_shelved(
+    api: httpx.AsyncClient, registry: Registry
+) -> None:
+    monitor = Monitor([_plant()])
+    book = RegistryAlarmBook(registry)
+    recorder = AlarmRecorder(book, monitor.alarm_keys())
+    start = now_ns() - 1200 * S
+    rng = random.Random(22)
+
+    def drive(ticks: range, faulty: bool) -> list[AnomalyEvent]:
+        events = []
+        for i in ticks:
+            value = 1700.0 if faulty else round(1200 + rng.gauss(0, 3), 2)
+            at = start + i * S
+            readings = [Reading(BURNER_1, "state", at, 1.0), Reading(BURNER_1, "gas-temp", at, value)]
+            events.extend(monitor.observe_many(readings, at))
+        book.record(events)
+        return [e for e in events if e.details["state"] == "raised"]
+
+    drive(range(300), faulty=False)
+    (first,) = drive(range(300, 310), faulty=True)
+    assert "shelved_until" not in first.details
+    shelved = await api.post(f"/api/v1/alarms/{first.alarm_id}/shelve", json={"minutes": 60, "reason": "burner swap"})
+    assert shelved.status_code == 200, shelved.text
+    assert shelved.json()["shelved"] is True
+    await recorder.apply_feedback(monitor)
+
+    drive(range(310, 700), faulty=False)  # clears, then the cool-down passes
+    (second,) = drive(range(700, 705), faulty=True)
+    assert second.alarm_id != first.alarm_id
+    assert "shelved_until" in second.details
