@@ -145,6 +145,10 @@ class PCADetector(Detector):
         data = np.vstack(list(self._normal))
         center = data.mean(axis=0)
         scale = data.std(axis=0)
+        if not np.any(scale > 1e-12):
+            # a window of constant rows (a stopped machine) has no structure to learn: keep the last model
+            self._since_fit = 0
+            return
         scale = np.where(scale > 1e-12, scale, 1.0)
         z = (data - center) / scale
         pca = PCA(n_components=self.variance, svd_solver="full").fit(z)
