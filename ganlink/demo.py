@@ -55,6 +55,7 @@ async def run_demo(
     analytics and the API until ``stop`` is set or SIGINT/SIGTERM arrives."""
     import uvicorn  # noqa: PLC0415 - composition root: services and servers load only here
 
+    from analytics.alarm_book import RegistryAlarmBook  # noqa: PLC0415
     from analytics.service import run_analytics  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
     from collector.config import MqttProtocol  # noqa: PLC0415
@@ -103,7 +104,13 @@ async def run_demo(
                     name="collector",
                 )
                 services.create_task(
-                    run_analytics(mqtt_url, plant_files, stop=stop, state_dir=data_dir / "analytics"),
+                    run_analytics(
+                        mqtt_url,
+                        plant_files,
+                        stop=stop,
+                        state_dir=data_dir / "analytics",
+                        alarm_book=RegistryAlarmBook(registry),  # operator labels and shelving feed back
+                    ),
                     name="analytics",
                 )
                 for seed, plant_file in enumerate(plant_files, start=1):
