@@ -6,7 +6,9 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.deps import get_store
 from api.permissions import PUBLIC_ROUTES, ROUTE_PERMISSIONS
+from ganlink.embedded_store import EmbeddedStore
 from ganlink.errors import StoreUnavailable
 from ganlink.registry import Registry, Role
 from ganlink.settings import Settings
@@ -132,9 +134,16 @@ class _BrokenStore:
     ],
 )
 async def test_failures_answer_json_without_internals(
-    settings: Settings, registry: Registry, tokens: dict[str, str], error: Exception, status: int, detail: str
+    settings: Settings,
+    registry: Registry,
+    store: EmbeddedStore,
+    tokens: dict[str, str],
+    error: Exception,
+    status: int,
+    detail: str,
 ) -> None:
-    app = create_app(settings, store=_BrokenStore(error), registry=registry)  # type: ignore[arg-type]
+    app = create_app(settings, store=store, registry=registry)
+    app.dependency_overrides[get_store] = lambda: _BrokenStore(error)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         response = await http.get(f"{SMELTER_LINE}/latest", headers={"Authorization": f"Bearer {tokens['viewer']}"})
