@@ -171,8 +171,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             print(f"waited {await _settle(pid):.0f} s for InfluxDB compactions to settle")
             app = create_app(settings, store=store, registry=registry, sync_alarms=False)
             lines = sorted({s.line for s in registry.sensors_of(PLANT)})
-            range_paths = [f"/api/v1/sensors/{s.sensor_id}/range?start=now-24h&end=now&bucket=1m"
-                           for s in registry.sensors_of(PLANT)]  # fmt: skip
+            # The last loaded day (not now-24h: loading takes minutes, and no data is written after it).
+            day = f"start={(end_s - 86400) * 1000}&end={end_s * 1000}"
+            range_paths = [f"/api/v1/sensors/{s.sensor_id}/range?{day}&bucket=1m" for s in registry.sensors_of(PLANT)]
             latest_paths = [f"/api/v1/plants/{PLANT}/areas/area-1/lines/{line}/latest" for line in lines]
             async with _serve(app) as url, httpx.AsyncClient(
                 base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
