@@ -131,9 +131,11 @@ async def _count(store: InfluxStore, plant: str) -> int:
     return int(rows[0]["values"][0][1]) if rows else 0
 
 
-async def _end_to_end(broker: Broker, metrics_port: int, store: InfluxStore, messages: int) -> tuple[float, int]:
+async def _end_to_end(
+    broker: Broker, metrics_ports: list[int], store: InfluxStore, messages: int
+) -> tuple[float, int]:
     """Readings/s from the first publish until InfluxDB acknowledged the last write (a 204 from
-    InfluxDB 1.x means queryable); progress comes from the collector's metrics, not from counting
+    InfluxDB 1.x means queryable); progress comes from the collectors' metrics, not from counting
     queries that would load InfluxDB during the run. Loss is then counted in InfluxDB itself."""
     expected = messages * READINGS_PER_MESSAGE
     publisher = _publisher(broker, messages, plant="bench-plant")
@@ -144,7 +146,9 @@ async def _end_to_end(broker: Broker, metrics_port: int, store: InfluxStore, mes
     with console.status("end to end: publishing and landing") as status:
         while written < expected and time.monotonic() - last_change < 30:
             await asyncio.sleep(0.02)
-            written = int(_scrape(metrics_port).get("ganlink_collector_readings_written_total", 0))
+            written = sum(
+                int(_scrape(port).get("ganlink_collector_readings_written_total", 0)) for port in metrics_ports
+            )
             if written != last_written:
                 last_change, last_written = time.monotonic(), written
             status.update(f"end to end: {written:,}/{expected:,} readings written")
@@ -198,36 +202,47 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
         store = InfluxStore(influx_url, "bench_e2e")
         await store.drop_database()
         await store.ensure_database()
-        metrics_port = free_port()
+        count = max(1, int(getattr(args, "collectors", 1)))
+        metrics_ports = [free_port() for _ in range(count)]
         env = {
             **os.environ,
             "GANLINK_MQTT_URL": f"mqtt://{broker[0]}:{broker[1]}",
             "GANLINK_INFLUX_URL": influx_url,
             "GANLINK_INFLUX_DB": "bench_e2e",
-            "GANLINK_DATA_DIR": str(workdir / "collector"),
         }
-        command = [sys.executable, "-m", "ganlink", "collector", "run", "--no-share", "--client-id", "bench-collector"]
-        log = (workdir / "collector.log").open("w")
-        collector = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-            [*command, "--metrics-port", str(metrics_port)], env=env, stderr=log, stdout=log)
+        collectors = []
+        for index, metrics_port in enumerate(metrics_ports):
+            # One collector alone subscribes plainly; several split the load through a shared subscription.
+            command = [sys.executable, "-m", "ganlink", "collector", "run", "--client-id", f"bench-collector-{index}"]
+            command += ["--metrics-port", str(metrics_port), *(["--no-share"] if count == 1 else [])]
+            log = servers.enter_context((workdir / f"collector-{index}.log").open("w"))
+            data_dir = {"GANLINK_DATA_DIR": str(workdir / f"collector-{index}")}
+            collectors.append(
+                subprocess.Popen(command, env={**env, **data_dir}, stderr=log, stdout=log)  # noqa: ASYNC220 - no wait
+            )
         try:
-            for _ in range(200):
-                try:
-                    _scrape(metrics_port)
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
-            console.print(f"[bold]End to end[/]: {messages:,} messages through the collector into InfluxDB")
-            landed_per_s, lost = await _end_to_end(broker, metrics_port, store, messages)
+            for metrics_port in metrics_ports:
+                for _ in range(200):
+                    try:
+                        _scrape(metrics_port)
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.1)
+            console.print(f"[bold]End to end[/]: {messages:,} messages through {count} collector(s) into InfluxDB")
+            landed_per_s, lost = await _end_to_end(broker, metrics_ports, store, messages)
             console.print(f"  {landed_per_s:,.0f} readings/s landed, lost {lost}")
             half_rate = max(10.0, landed_per_s / READINGS_PER_MESSAGE / 2)
             console.print(f"[bold]Latency[/] at half that rate ({half_rate:,.0f} messages/s) for {seconds / 2:.0f}s")
             latencies = await _latency(broker, store, half_rate, max(3.0, seconds / 2))
-            metrics = _scrape(metrics_port)
-            rss = _peak_rss_mb(collector.pid)
+            duplicates = sum(
+                int(_scrape(port).get("ganlink_collector_sequence_duplicates_total", 0)) for port in metrics_ports
+            )
+            rss = sum(_peak_rss_mb(collector.pid) for collector in collectors)
         finally:
-            collector.send_signal(signal.SIGTERM)
-            collector.wait(60)
+            for collector in collectors:
+                collector.send_signal(signal.SIGTERM)
+            for collector in collectors:
+                collector.wait(60)
             await store.close()
         return {
             "landed_per_s": round(landed_per_s),
@@ -236,11 +251,12 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
             "ratio_influx": round(landed_per_s / influx_raw, 3),
             "ratio_broker": round(landed_per_s / (broker_raw * READINGS_PER_MESSAGE), 3),
             "lost": lost,
-            "duplicates": int(metrics.get("ganlink_collector_sequence_duplicates_total", 0)),
+            "duplicates": duplicates,
             "p50_ms": round(_percentile(latencies, 0.5), 1),
             "p99_ms": round(_percentile(latencies, 0.99), 1),
             "latency_probes": len(latencies),
             "collector_rss_mb": round(rss, 1),
+            "collectors": count,
             "messages": messages,
             "readings_per_message": READINGS_PER_MESSAGE,
         }

@@ -13,6 +13,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.mqtt_source import broker_acknowledged
+from collector.stream_publisher import StreamPublisher
 from ganlink.influx import InfluxStore, quote_string
 from ganlink.schema import PAYLOAD_VERSION, Reading, encode_telemetry
 from ganlink.timestamps import format_rfc3339
@@ -134,7 +135,7 @@ def _probes(plan: TrafficPlan, every: int) -> Iterator[tuple[str, bytes]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Publish a traffic plan (used as a separate process by ``ganlink bench ingest``)."""
+    """Publish a traffic plan at QoS 1 (a separate process of ``ganlink bench ingest``), lean on CPU."""
     import argparse  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="python -m collector.loadgen")
@@ -147,15 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seq", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0.0, help="messages/s, 0 = as fast as the broker takes")
     parser.add_argument("--probe-every", type=int, default=0, help="add a now-stamped probe every N messages")
+    parser.add_argument("--window", type=int, default=1000, help="QoS 1 publishes in flight at most")
     args = parser.parse_args(argv)
     plan = TrafficPlan(args.messages, args.readings, args.devices, args.plant, first_seq=args.first_seq)
     planned = _probes(plan, args.probe_every) if args.probe_every else telemetry_messages(plan)
     # Built before the clock starts unless paced: measure the broker and the collector, not our JSON.
     messages: Iterable[tuple[str, bytes]] = _paced(planned, args.rate) if args.rate > 0 else list(planned)
-    publisher = Publisher(args.host, args.port)
+    publisher = StreamPublisher(args.host, args.port, window=args.window)
     started = time.time()
     print(json.dumps({"publishing": True, "started": started}), flush=True)
-    count = publisher.publish_all(messages, timeout_s=3600)
+    count = publisher.publish_all(messages, immediate=args.rate > 0)
     finished = time.time()
     publisher.close()
     print(json.dumps({"published": count, "started": started, "finished": finished}), flush=True)
