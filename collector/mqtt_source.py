@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = ["BrokerUnavailable", "MqttSource", "PublishReceipt", "broker_acknowle
 
 logger = logging.getLogger(__name__)
 
+_PUBACK_HEADER = struct.Struct("!BBH")  # packet type, remaining length 2, packet id
+
 
 class BrokerUnavailable(GanlinkError):
     """The MQTT broker could not be reached or refused us."""
@@ -53,6 +56,65 @@ def broker_acknowledged(info: paho.MQTTMessageInfo) -> bool:
     has re-sent it on reconnect and the broker has acknowledged it.
     """
     return bool(info._published)
+
+
+class _ReadAheadSocket:
+    """The broker connection, read in 64 KiB chunks.
+
+    paho reads each packet in three calls (its type byte, its length, its body), each a system call
+    on a plain socket; here they are served from one read. ``pending`` tells paho's loop that data
+    is buffered, so it reads on without waiting in select (the hook paho has for TLS sockets).
+    """
+
+    _CHUNK = 64 * 1024
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._data = b""
+        self._position = 0
+
+    def recv(self, size: int) -> bytes:
+        position = self._position
+        if position >= len(self._data):
+            data = self._sock.recv(max(size, self._CHUNK))  # BlockingIOError when empty, as paho expects
+            if len(data) <= size:
+                return bytes(data)
+            self._data, position = data, 0
+        chunk = self._data[position : position + size]
+        self._position = position + len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        return len(self._data) - self._position
+
+    def send(self, buffer: bytes | bytearray) -> int:
+        return int(self._sock.send(buffer))
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _Client(paho.Client):
+    """paho's client on a read-ahead socket, acknowledging a batch's messages in one write.
+
+    (paho reads a packet in three system calls, and ``ack`` queues, writes and wakes its loop once
+    per message: together a third of paho's cost per message.)
+    """
+
+    def _create_socket(self) -> Any:
+        return _ReadAheadSocket(super()._create_socket())
+
+    def ack_all(self, mids: Sequence[int]) -> None:
+        """PUBACK each of ``mids`` (QoS 1, manual acks): the same packets ``ack`` sends, queued as one."""
+        if mids:
+            pubacks = b"".join([_PUBACK_HEADER.pack(paho.PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(paho.PUBACK, pubacks, 0, 0)
 
 
 class PublishReceipt:
@@ -99,10 +161,10 @@ class MqttSource:
         self._sparkplug = SparkplugState(DeviceAreas.from_plant_files(plant_files)) if config.sparkplug else None
         self._client = self._build_client()
 
-    def _build_client(self) -> paho.Client:
+    def _build_client(self) -> _Client:
         config = self._config
         v5 = config.protocol is MqttProtocol.V5
-        client = paho.Client(
+        client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
@@ -252,6 +314,4 @@ class MqttSource:
         """Acknowledge settled messages; tokens of an earlier connection are skipped (re-sent anyway)."""
         with self._ack_lock:
             current = self._acks.connection
-            for token in tokens:
-                if token.connection == current:
-                    self._client.ack(token.mid, 1)
+            self._client.ack_all([token.mid for token in tokens if token.connection == current])
