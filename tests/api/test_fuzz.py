@@ -52,9 +52,11 @@ def fuzz_schema(tmp_path: Path, plant_files: dict[str, PlantFile]) -> Iterator[s
 
 
 # The live stream runs for as long as asked (up to an hour); it is covered by its own test.
-# KNOWN DEFECT, excluded until fixed in api/routes/kpi.py: /compare and /scorecard answer text/csv
-# (format=csv) without documenting it (schemathesis ST105).
-EXCLUDED = r"/stream$|^/api/v1/(compare|scorecard)$"
+EXCLUDED = r"/stream$"
+# Cross-parameter rules (start before end, span limits, bucket vs span) cannot be written in OpenAPI,
+# so a schema-valid request may rightly get 422; the goals are no 5xx, no schema violation and no
+# undocumented status, which every other check covers.
+NOT_CHECKED = [schemathesis.checks.positive_data_acceptance]
 schema = schemathesis.pytest.from_fixture("fuzz_schema").exclude(path_regex=EXCLUDED)
 
 
@@ -71,7 +73,7 @@ def _conforms_for(role: Role) -> object:
         if cookies:  # httpx wants cookies on the client; the API ignores them anyway
             kwargs["headers"] = {**kwargs["headers"], "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
         response = SEND[0](kwargs)
-        case.validate_response(response, headers=headers, transport_kwargs=kwargs)
+        case.validate_response(response, headers=headers, transport_kwargs=kwargs, excluded_checks=NOT_CHECKED)
 
     test.__doc__ = f"Every operation, called with a {role.value} key, conforms to the schema."
     return test
