@@ -4,7 +4,8 @@ Durations are shrunk for CI, each still longer than the retry windows configured
 - 1: InfluxDB killed for 8 s (issue: 60 s) during a 100,000-reading run; the broker holds the rest.
 - 2: InfluxDB down 12 s (issue: 15 min) with retries capped at 0.3 s and spooling after 1 s, so
   the outage outlasts every retry window many times over; traffic keeps arriving meanwhile.
-- 3: the collector process SIGKILLed mid-stream and restarted.
+- 3: the collector process SIGKILLed mid-stream and restarted; what it wrote but had not yet
+  acknowledged is written again (harmless: same points), never more than the in-flight window.
 - 4: Mosquitto restarted mid-stream with persistence on.
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from collector.loadgen import Publisher, TrafficPlan, missing_by_gateway_seq, te
 from collector.service import Collector
 from ganlink.errors import StoreError
 from ganlink.influx import InfluxStore
-from ganlink.servers import InfluxServer, MosquittoServer
+from ganlink.servers import InfluxServer, MosquittoServer, free_port
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
@@ -142,7 +145,9 @@ async def test_long_influxdb_outage_spools_to_disk_and_replays_everything(
     assert list((tmp_path / "collector" / "collector-spool").glob("*.json")) == []
 
 
-def _collector_process(broker: MosquittoServer, influx: InfluxServer, tmp_path: Path) -> subprocess.Popen[bytes]:
+def _collector_process(
+    broker: MosquittoServer, influx: InfluxServer, tmp_path: Path, *, metrics_port: int | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GANLINK_MQTT_URL": broker.url,
@@ -153,8 +158,18 @@ def _collector_process(broker: MosquittoServer, influx: InfluxServer, tmp_path: 
         "GANLINK_COLLECTOR_FLUSH_INTERVAL_S": "0.05",
     }
     command = [sys.executable, "-m", "ganlink", "collector", "run", "--no-share", "--client-id", "killed-collector"]
+    if metrics_port is not None:
+        command += ["--metrics-port", str(metrics_port)]
     log = (tmp_path / "collector.log").open("ab")
     return subprocess.Popen(command, env=env, stdout=log, stderr=log)
+
+
+def _messages_received(metrics_port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    match = re.search(r"^ganlink_collector_messages_received_total (\S+)$", text, re.MULTILINE)
+    assert match is not None, text
+    return int(float(match.group(1)))
 
 
 async def test_collector_sigkilled_mid_stream_and_restarted_loses_nothing(
@@ -162,6 +177,7 @@ async def test_collector_sigkilled_mid_stream_and_restarted_loses_nothing(
 ) -> None:
     plan = TrafficPlan(messages=5000, readings_per_message=20, devices=10, plant="fault-three", start_ns=START_NS)
     process = _collector_process(broker, influx, tmp_path)
+    metrics_port = free_port()
     try:
         await asyncio.sleep(2)  # connected and subscribed: the persistent session exists
         publishing = _publish_in_background(broker, plan)
@@ -169,14 +185,23 @@ async def test_collector_sigkilled_mid_stream_and_restarted_loses_nothing(
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert await publishing == plan.messages
-        process = _collector_process(broker, influx, tmp_path)
+        await asyncio.sleep(1)  # a write the killed process had already sent may still complete
+        # A message's readings are written in one request: whole messages landed before the kill.
+        written_before_kill = await _landed(store, plan.plant) // plan.readings_per_message
+        process = _collector_process(broker, influx, tmp_path, metrics_port=metrics_port)
         assert await _wait_landed(store, plan.plant, plan.readings, 90) == plan.readings
+        redelivered = await asyncio.to_thread(_messages_received, metrics_port)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     # Re-delivered messages overwrite the same points: the count is exact, nothing doubled.
     assert await _landed(store, plan.plant) == plan.readings
     assert await missing_by_gateway_seq(store, plan) == []
+    # The broker re-sends exactly what was not acknowledged; written but unacknowledged messages
+    # are written twice, and there are never more of them than the in-flight window.
+    acknowledged_before_kill = plan.messages - redelivered
+    written_twice = written_before_kill - acknowledged_before_kill
+    assert 0 <= written_twice <= CollectorConfig().inflight_window, (written_before_kill, redelivered)
 
 
 async def test_mosquitto_restarted_mid_stream_loses_nothing_it_accepted(
