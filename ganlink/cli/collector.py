@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import signal
 from typing import Any
 
@@ -19,12 +18,6 @@ def _run(args: argparse.Namespace) -> int:
         overrides["metrics_port"] = args.metrics_port
     if args.no_share:
         overrides["share_group"] = None
-
-    # Ingest allocates readings by the million and frees them a batch later: with the default
-    # thresholds the cyclic GC rescans them over and over (a tenth of the CPU). Nothing here makes
-    # cycles on the hot path, so collect rarely, and never rescan what import time left behind.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
     async def main() -> None:
         stop = asyncio.Event()
