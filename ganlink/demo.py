@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from ganlink.assets import PlantFile, bundled_plant_files, load_plant_file
 from ganlink.embedded_broker import EmbeddedBroker
+from ganlink.errors import ConfigError
 from ganlink.servers import free_port
 from ganlink.settings import Settings
 
@@ -34,6 +36,19 @@ class DemoOptions:
     influx_url: str | None = None
     data_dir: Path | None = None
     faults_per_sensor_per_day: float = 12.0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the API's socket before anything starts, so a taken port fails fast and says so."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port") from None
+    return sock
 
 
 @contextlib.contextmanager
@@ -75,7 +90,10 @@ async def run_demo(
         def capture_signals(self) -> Iterator[None]:
             yield  # the demo owns SIGINT/SIGTERM and stops every part together
 
+    api_socket = _listen(options.host, options.port)
+    api_port = int(api_socket.getsockname()[1])
     async with contextlib.AsyncExitStack() as resources:
+        resources.callback(api_socket.close)
         if options.mqtt_url is None:
             broker = await resources.enter_async_context(EmbeddedBroker(free_port()))
             mqtt_url, protocol, share_group = broker.url, MqttProtocol.V311, None
@@ -92,7 +110,7 @@ async def run_demo(
             uvicorn.Config(
                 create_app(settings, store=store, registry=registry),
                 host=options.host,
-                port=options.port,
+                port=api_port,
                 log_level="warning",
                 access_log=False,
             )
@@ -118,7 +136,7 @@ async def run_demo(
                         run_simulated_gateway(plant_file, mqtt_url, seed=seed, stop=stop, faults=faults),
                         name=f"gateway-{plant_file.plant.id}",
                     )
-                api_task = services.create_task(api.serve(), name="api")
+                api_task = services.create_task(api.serve(sockets=[api_socket]), name="api")
                 while not api.started and not api_task.done():  # noqa: ASYNC110 - uvicorn has no started event
                     await asyncio.sleep(0.05)
                 store_name = options.influx_url or f"embedded SQLite in {data_dir}"
@@ -126,7 +144,7 @@ async def run_demo(
                     f"\nganlink demo: {len(plant_files)} plants "
                     f"({', '.join(p.plant.id for p in plant_files)})\n"
                     f"  broker {mqtt_url}, store {store_name}\n"
-                    f"  open  http://{options.host}:{options.port}/#token={token}\n"
+                    f"  open  http://{options.host}:{api_port}/#token={token}\n"
                     "  Ctrl-C stops everything\n",
                     flush=True,
                 )

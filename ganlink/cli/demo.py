@@ -22,7 +22,7 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "demo", help="run three simulated plants, collector, analytics and the API in one process"
     )
-    parser.add_argument("--port", type=int, default=8000, help="API and pages port (default 8000)")
+    parser.add_argument("--port", type=int, default=8000, help="API and pages port (default 8000; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="API listen address (default 127.0.0.1)")
     parser.add_argument("--mqtt", metavar="URL", help="use this broker (mqtt://host:port) instead of the embedded one")
     parser.add_argument("--influx", metavar="URL", help="use this InfluxDB (http://host:port) instead of SQLite")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -16,7 +17,6 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ganlink.assets import bundled_plant_files
-from ganlink.servers import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -32,24 +32,24 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = free_port()
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GANLINK_")}
     log = (tmp_path / "demo.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ganlink", "demo", "--port", str(port), "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "ganlink", "demo", "--port", "0", "--data-dir", str(tmp_path)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=log,
-        text=True,
     )
     try:
         url = ""
         deadline = time.monotonic() + 30
         assert process.stdout is not None
-        while not url and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if found := re.search(r"(http://\S+#token=\S+)", line):
+        printed = b""
+        while not url and time.monotonic() < deadline and process.poll() is None:
+            readable, _, _ = select.select([process.stdout], [], [], 1.0)
+            printed += os.read(process.stdout.fileno(), 4096) if readable else b""
+            if found := re.search(r"(http://\S+#token=\S+)", printed.decode()):
                 url = found.group(1)
         assert url, f"demo printed no URL; log: {(tmp_path / 'demo.log').read_text()[-2000:]}"
         yield process, url
@@ -63,7 +63,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def test_demo_page_shows_live_data_of_every_plant_and_ctrl_c_stops_it(
-    demo: tuple[subprocess.Popen[str], str],
+    demo: tuple[subprocess.Popen[bytes], str],
 ) -> None:
     process, url = demo
     plants = [path.stem for path in bundled_plant_files()]
