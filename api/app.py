@@ -27,6 +27,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.models import ErrorBody
 from api.page_views import PageViewMiddleware
 from api.routes import admin, alarms, assets, commissioning, completeness, health, lines, onboarding, plants, sensors
+from api.routes import gateways as gateway_routes
 from api.routes import kpi as kpi_routes
 from ganlink import __version__
 from ganlink.errors import StoreError
@@ -126,6 +127,7 @@ def create_app(
         app.include_router(module.router, **protected)
     app.include_router(kpi_routes.router, **protected)
     app.include_router(commissioning.router, **protected)
+    app.include_router(gateway_routes.router, **protected)
     app.include_router(kpi_routes.pages)
 
     app.add_exception_handler(StoreError, _store_failed)

@@ -60,6 +60,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v1/sensors/{sensor_id}/export"): Permission.READ,
     ("GET", "/api/v1/plants/{plant}/series"): Permission.READ,
     ("GET", "/api/v1/plants/{plant}/completeness"): Permission.READ,
+    ("GET", "/api/v1/plants/{plant}/gateways"): Permission.READ,
     ("GET", f"{_LINE}/stream"): Permission.READ,
     ("GET", "/api/v1/plants/{plant}/alarms"): Permission.READ,
     ("GET", f"{_LINE}/alarms"): Permission.READ,

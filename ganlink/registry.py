@@ -7,7 +7,8 @@ Writers besides the API: the collector records unknown sensors with :meth:`Regis
 :meth:`Registry.open_alarm` / :meth:`Registry.update_alarm` (columns in ganlink.registry_tables).
 
 The parts live in their own modules: registry_tables (schema), registry_records (what goes in and
-out), registry_core (engine, transactions), registry_assets, registry_onboarding, registry_alarms;
+out), registry_core (engine, transactions), registry_assets, registry_onboarding, registry_alarms,
+registry_gateways (gateway status and sequence totals, written by the collector);
 this module is the facade and keeps API keys and the audit log.
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from ganlink.assets import bundled_plant_files, load_plant_file
 from ganlink.registry_alarms import AlarmRegistry
 from ganlink.registry_core import RegistryError
+from ganlink.registry_gateways import GatewayRegistry, GatewaySequenceRecord, GatewayStatusRecord
 from ganlink.registry_onboarding import OnboardingRegistry
 from ganlink.registry_records import (
     ALL_PLANTS,
@@ -52,6 +54,8 @@ __all__ = [
     "AreaNode",
     "AssetTree",
     "DeviceNode",
+    "GatewaySequenceRecord",
+    "GatewayStatusRecord",
     "LineNode",
     "PendingSensor",
     "PlantInfo",
@@ -70,9 +74,9 @@ __all__ = [
 ]
 
 
-class Registry(OnboardingRegistry, AlarmRegistry):
+class Registry(OnboardingRegistry, AlarmRegistry, GatewayRegistry):
     """The registry database; build with a SQLAlchemy URL (or :meth:`from_settings`), call
-    :meth:`create_schema` once. Asset tree, onboarding and alarms live in their own modules."""
+    :meth:`create_schema` once. Asset tree, onboarding, alarms and gateways live in their own modules."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, load_bundled: bool = True) -> Registry:
