@@ -70,6 +70,12 @@ class CollectorConfig:
     sparkplug_host_id: str = "ganlink-collector"
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    # The registry (GANLINK_REGISTRY_URL): unknown sensors reported as pending, gateway status and
+    # sequence totals recorded. Cached registered sensors are re-read every registry_refresh_s.
+    use_registry: bool = True
+    registry_refresh_s: float = 30.0
+    onboarding_report_every_s: float = 2.0
+    sequences_every_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.share_group is not None and not is_slug(self.share_group):

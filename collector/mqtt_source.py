@@ -33,7 +33,7 @@ from collector.sparkplug import SPARKPLUG_ROOT, SPARKPLUG_SUBSCRIPTIONS, DeviceA
 from ganlink.assets import bundled_plant_files
 from ganlink.errors import GanlinkError
 from ganlink.timestamps import now_ns
-from ganlink.topics import ANOMALY_SUBSCRIPTION, TELEMETRY_SUBSCRIPTION, shared_subscription
+from ganlink.topics import ANOMALY_SUBSCRIPTION, STATUS_SUBSCRIPTION, TELEMETRY_SUBSCRIPTION, shared_subscription
 
 __all__ = ["BrokerUnavailable", "MqttSource", "PublishReceipt", "broker_acknowledged"]
 
@@ -144,8 +144,11 @@ class MqttSource:
         sequences: SequenceLedger,
         metrics: CollectorMetrics,
         clock_ns: Callable[[], int] = now_ns,
+        on_gateway_status: Callable[[str, bytes, bool], None] | None = None,
     ) -> None:
         self._config = config
+        # (topic, payload, retained) of gateway status messages, from paho's thread; None: not subscribed.
+        self._on_gateway_status = on_gateway_status
         self._builder = builder
         self._acks = acks
         self._sequences = sequences
@@ -181,6 +184,8 @@ class MqttSource:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        if self._on_gateway_status is not None:
+            client.message_callback_add(STATUS_SUBSCRIPTION, self._on_status_message)
         return client
 
     @property
@@ -199,7 +204,10 @@ class MqttSource:
         group = self._config.share_group
         shared = [shared_subscription(f, group) if group else f for f in filters]
         # Sparkplug births and aliases are per-collector state: never split across a share group.
-        return shared + (list(SPARKPLUG_SUBSCRIPTIONS) if self._config.sparkplug else [])
+        sparkplug = list(SPARKPLUG_SUBSCRIPTIONS) if self._config.sparkplug else []
+        # Retained statuses are not delivered on shared subscriptions: each collector reads them all.
+        status = [STATUS_SUBSCRIPTION] if self._on_gateway_status is not None else []
+        return shared + sparkplug + status
 
     async def open(self, timeout_s: float = 15.0) -> None:
         """Connect, subscribe and start the network thread; raises BrokerUnavailable."""
@@ -260,7 +268,8 @@ class MqttSource:
         logger.info("connected to the broker (connection %d, session present: %s)", connection, session)
         if self._config.sparkplug:
             client.publish(self._state_topic, self._state_body(online=True), qos=1, retain=True)
-        client.subscribe([(topic, 1) for topic in self.subscriptions])
+        # Statuses at QoS 0: the retained copy is re-sent on every subscribe, nothing to acknowledge.
+        client.subscribe([(topic, 0 if topic == STATUS_SUBSCRIPTION else 1) for topic in self.subscriptions])
 
     def _on_subscribe(self, _client: paho.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any) -> None:
         failures = [r for r in reasons if r.is_failure]
@@ -303,6 +312,10 @@ class MqttSource:
             token = AckToken(self._acks.connection, message.mid)
             self._acks.register(token)
         self._builder.add(intake, token)
+
+    def _on_status_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        if self._on_gateway_status is not None and self._accepting:
+            self._on_gateway_status(message.topic, bytes(message.payload), bool(message.retain))
 
     # -- writer side ---------------------------------------------------------------------------
 

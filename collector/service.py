@@ -18,15 +18,18 @@ from collector.batching import BatchBuilder
 from collector.completeness import CompletenessStore, CompletenessTracker
 from collector.config import CollectorConfig, RetryPolicy
 from collector.dead_letter_store import DeadLetterStore
+from collector.gateway_status import GatewayStatusRecorder
 from collector.ledger import AckLedger, SequenceLedger
 from collector.metrics import CollectorMetrics
 from collector.metrics_http import serve_metrics
 from collector.mqtt_source import MqttSource
+from collector.onboarding import UnknownSensorReporter
 from collector.spool import DiskSpool
 from collector.store_writer import StoreWriter, backoff_delay
 from collector.writer import BatchWriter
 from ganlink.assets import bundled_plant_files
 from ganlink.errors import StoreUnavailable
+from ganlink.registry import Registry, RegistryError
 from ganlink.settings import Settings
 from ganlink.store import TimeSeriesStore
 from ganlink.timestamps import now_ns
@@ -39,9 +42,20 @@ logger = logging.getLogger(__name__)
 class Collector:
     """One collector: MQTT in, store out, nothing acknowledged before it is written."""
 
-    def __init__(self, config: CollectorConfig, store: TimeSeriesStore, *, use_spool: bool = True) -> None:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        store: TimeSeriesStore,
+        *,
+        use_spool: bool = True,
+        registry: Registry | None = None,
+    ) -> None:
         self.config = config
         self.store = store
+        # With a registry: unknown sensors are reported as pending, gateway status and sequence totals kept.
+        self.registry = registry
+        self.onboarding: UnknownSensorReporter | None = None
+        self.gateway_status: GatewayStatusRecorder | None = None
         self.metrics = CollectorMetrics()
         self.sequences = SequenceLedger()
         self.acks = AckLedger()
@@ -70,8 +84,25 @@ class Collector:
             max_messages=max(1, config.inflight_window // 2),
             on_sealed=self._notify_sealed,
         )
+        if self.registry is not None:
+            self.onboarding = UnknownSensorReporter(
+                self.registry, refresh_s=config.registry_refresh_s, report_every_s=config.onboarding_report_every_s
+            )
+            await self.onboarding.refresh()
+            self.gateway_status = GatewayStatusRecorder(
+                self.registry,
+                self.sequences,
+                collector=config.client_id,
+                shared=config.share_group is not None,
+                sequences_every_s=config.sequences_every_s,
+            )
         source = MqttSource(
-            config, builder=builder, acks=self.acks, sequences=self.sequences, metrics=self.metrics
+            config,
+            builder=builder,
+            acks=self.acks,
+            sequences=self.sequences,
+            metrics=self.metrics,
+            on_gateway_status=self.gateway_status.receive if self.gateway_status is not None else None,
         )
         self._writer = BatchWriter(
             builder=builder,
@@ -85,6 +116,7 @@ class Collector:
             dead_letters=dead_letters,
             completeness=self.completeness,
             concurrency=config.write_concurrency,
+            on_written=self.onboarding.observe if self.onboarding is not None else None,
         )
         await source.open()
         self._source = source
@@ -108,6 +140,10 @@ class Collector:
             writing = tasks.create_task(writer.run(flushed), name="collector-writer")
             drain = tasks.create_task(writer.drain_spool(spool_stop), name="collector-spool-drain")
             report = tasks.create_task(self._report(report_every_s), name="collector-report")
+            if self.onboarding is not None:
+                tasks.create_task(self.onboarding.run(flushed), name="collector-onboarding")
+            if self.gateway_status is not None:
+                tasks.create_task(self.gateway_status.run(flushed), name="collector-gateway-status")
             if self.config.metrics_port is not None:
                 render = lambda: self.metrics.prometheus(self.sequences)  # noqa: E731
                 tasks.create_task(
@@ -126,7 +162,19 @@ class Collector:
                 logger.warning("store still failing at stop; unwritten messages stay unacknowledged for redelivery")
                 writing.cancel()
         await self.store_completeness(now_ns())
+        await self._last_registry_writes()
         self._log_summary()
+
+    async def _last_registry_writes(self) -> None:
+        """What was written after the registry tasks' last round: unknown sensors, status, sequences."""
+        try:
+            if self.onboarding is not None:
+                await self.onboarding.report()
+            if self.gateway_status is not None:
+                await self.gateway_status.flush()
+                await self.gateway_status.store_sequences()
+        except RegistryError as exc:
+            logger.warning("registry not updated at stop: %s", exc)
 
     async def _report(self, every_s: float) -> None:
         waited = 0.0
@@ -168,12 +216,14 @@ async def run_collector(
     stop: asyncio.Event,
     store: TimeSeriesStore | None = None,
     ready: asyncio.Event | None = None,
+    registry: Registry | None = None,
     **overrides: Any,
 ) -> None:
     """Run a collector until ``stop`` is set. ``store``: use this one (e.g. the demo's embedded
-    store, left open); otherwise the configured store is opened and closed here. ``ready`` is set once
-    the collector is connected and subscribed. ``overrides`` set
-    :class:`CollectorConfig` fields (e.g. ``share_group=None, protocol=MqttProtocol.V311``)."""
+    store, left open); otherwise the configured store is opened and closed here. ``registry``: the
+    same for the registry (used unless ``use_registry=False``). ``ready`` is set once the collector
+    is connected and subscribed. ``overrides`` set :class:`CollectorConfig` fields (e.g.
+    ``share_group=None, protocol=MqttProtocol.V311``)."""
     config = CollectorConfig.from_settings(settings, **overrides)
     async with contextlib.AsyncExitStack() as resources:
         if store is None:
@@ -181,7 +231,12 @@ async def run_collector(
             if store is None:
                 return
             resources.push_async_callback(store.close)
-        collector = await resources.enter_async_context(Collector(config, store))
+        if registry is None and config.use_registry:
+            registry = await asyncio.to_thread(Registry.from_settings, settings)
+            resources.callback(registry.close)
+        if not config.use_registry:
+            registry = None
+        collector = await resources.enter_async_context(Collector(config, store, registry=registry))
         if ready is not None:
             ready.set()
         await collector.run(stop)

@@ -10,7 +10,7 @@ import asyncio
 import bisect
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from collector.batching import Batch, BatchBuilder, Origin
@@ -88,6 +88,7 @@ class BatchWriter:
         dead_letters: DeadLetterStore | None = None,
         completeness: CompletenessTracker | None = None,
         concurrency: int = 1,
+        on_written: Callable[[Sequence[Reading]], None] | None = None,
     ) -> None:
         self._builder = builder
         self._store = store_writer
@@ -100,6 +101,7 @@ class BatchWriter:
         self._dead_letters = dead_letters
         self._completeness = completeness
         self._concurrency = max(1, concurrency)
+        self._on_written = on_written
         self._settling: set[asyncio.Task[None]] = set()
         self._failed: list[asyncio.Task[None]] = []
         self._sealed = asyncio.Event()
@@ -193,6 +195,8 @@ class BatchWriter:
     def _observe(self, readings: list[Reading]) -> None:
         if self._completeness is not None and readings:
             self._completeness.observe(readings)
+        if self._on_written is not None and readings:
+            self._on_written(readings)
 
     def _spool_dir(self) -> str:
         return str(self._spool.directory) if self._spool is not None else "<no spool>"

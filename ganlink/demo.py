@@ -118,7 +118,9 @@ async def run_demo(
         with _stop_on_signals(stop):
             async with asyncio.TaskGroup() as services:
                 services.create_task(
-                    run_collector(settings, stop=stop, store=store, protocol=protocol, share_group=share_group),
+                    run_collector(
+                        settings, stop=stop, store=store, registry=registry, protocol=protocol, share_group=share_group
+                    ),
                     name="collector",
                 )
                 services.create_task(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import (
     select,
@@ -30,17 +30,33 @@ class OnboardingRegistry(AssetRegistry):
         with self._begin() as conn:
             return {r.sensor_id for r in conn.execute(query)}
 
-    def report_unknown_readings(self, readings: Sequence[Reading]) -> int:
+    def rejected_sensor_ids(self, plant: str | None = None) -> set[str]:
+        """Sensors an integrator rejected (of one plant when given): not registered, not to be reported."""
+        query = select(pending_sensors.c.sensor_id).where(pending_sensors.c.status == "rejected")
+        if plant is not None:
+            query = query.where(pending_sensors.c.plant == plant)
+        with self._begin() as conn:
+            return {r.sensor_id for r in conn.execute(query)}
+
+    def report_unknown_readings(
+        self, readings: Sequence[Reading], *, seen_counts: Mapping[str, int] | None = None
+    ) -> int:
         """Record readings of sensors the registry does not know as pending (the collector calls this
         and still stores the readings, so nothing is lost). Returns how many sensors became newly pending.
-        Readings of registered or rejected sensors are ignored here."""
+        Readings of registered or rejected sensors are ignored here. ``seen_counts`` (sensor id ->
+        readings seen) replaces counting ``readings`` when the caller passed only a summary of them."""
         newest: dict[str, Reading] = {}
+        oldest: dict[str, Reading] = {}
         counts: dict[str, int] = {}
         for reading in readings:
             sid = reading.sensor_id
             counts[sid] = counts.get(sid, 0) + 1
             if sid not in newest or reading.time_ns > newest[sid].time_ns:
                 newest[sid] = reading
+            if sid not in oldest or reading.time_ns < oldest[sid].time_ns:
+                oldest[sid] = reading
+        if seen_counts is not None:
+            counts = {sid: seen_counts.get(sid, n) for sid, n in counts.items()}
         if not newest:
             return 0
         ids = list(newest)
@@ -66,7 +82,7 @@ class OnboardingRegistry(AssetRegistry):
                             line=reading.device.line,
                             device=reading.device.device,
                             sensor=reading.sensor,
-                            first_seen_ns=reading.time_ns,
+                            first_seen_ns=oldest[sid].time_ns,
                             last_seen_ns=reading.time_ns,
                             seen_count=counts[sid],
                             last_value=reading.value,
@@ -80,7 +96,7 @@ class OnboardingRegistry(AssetRegistry):
                         .where(pending_sensors.c.sensor_id == sid)
                         .values(
                             last_seen_ns=max(row.last_seen_ns, reading.time_ns),
-                            first_seen_ns=min(row.first_seen_ns, reading.time_ns),
+                            first_seen_ns=min(row.first_seen_ns, oldest[sid].time_ns),
                             seen_count=row.seen_count + counts[sid],
                             last_value=reading.value if reading.time_ns >= row.last_seen_ns else row.last_value,
                         )

@@ -1,0 +1,146 @@
+"""Onboarding from the wire: readings of sensors the registry does not know are stored like any
+other and, once written, reported to the registry as pending sensors for an integrator to approve.
+
+The writer calls :meth:`UnknownSensorReporter.observe` per written batch (a set lookup per reading
+against a cached copy of the registered sensors, one dict lookup per run of a device's readings);
+the registry is written only by :meth:`UnknownSensorReporter.run`, every ``report_every_s``, with one
+summary per unknown sensor (oldest and newest reading, count). The cached sensors are re-read every
+``refresh_s``, so sensors approved in the API stop being reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ganlink.registry_core import RegistryError
+from ganlink.schema import Reading
+from ganlink.topics import DevicePath
+
+__all__ = ["SensorRegistry", "UnknownSensorReporter"]
+
+logger = logging.getLogger(__name__)
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+class SensorRegistry(Protocol):
+    """The registry's onboarding side, as the collector uses it (ganlink.registry.Registry is one)."""
+
+    def known_sensor_ids(self, plant: str | None = None) -> set[str]: ...
+
+    def rejected_sensor_ids(self, plant: str | None = None) -> set[str]: ...
+
+    def report_unknown_readings(
+        self, readings: Sequence[Reading], *, seen_counts: Mapping[str, int] | None = None
+    ) -> int: ...
+
+
+@dataclass(slots=True)
+class _Sighting:
+    """An unknown sensor since the last report: its oldest and newest reading and how many."""
+
+    oldest: Reading
+    newest: Reading
+    count: int
+
+
+def _sensors_by_device(sensor_ids: set[str]) -> dict[DevicePath, frozenset[str]]:
+    grouped: dict[DevicePath, set[str]] = {}
+    for sensor_id in sensor_ids:
+        parts = sensor_id.split(".")
+        if len(parts) != 5:
+            continue  # ids are five slugs; anything else cannot match a reading
+        grouped.setdefault(DevicePath(*parts[:4]), set()).add(parts[4])
+    return {device: frozenset(names) for device, names in grouped.items()}
+
+
+class UnknownSensorReporter:
+    """Reports sensors seen in written readings but not registered (nor rejected) to the registry."""
+
+    def __init__(
+        self,
+        registry: SensorRegistry,
+        *,
+        refresh_s: float = 30.0,
+        report_every_s: float = 2.0,
+        max_sensors: int = 10_000,
+    ) -> None:
+        self._registry = registry
+        self._refresh_s = refresh_s
+        self._report_every_s = report_every_s
+        self._max_sensors = max_sensors
+        self._known: dict[DevicePath, frozenset[str]] = {}
+        self.refreshed_at = float("-inf")  # time.monotonic() of the last refresh
+        self._sightings: dict[str, _Sighting] = {}
+        self.sensors_reported = 0
+        self.sightings_dropped = 0
+
+    async def refresh(self) -> None:
+        """Re-read the registered and rejected sensors (call once before the first batch)."""
+        known = await asyncio.to_thread(self._registry.known_sensor_ids)
+        known |= await asyncio.to_thread(self._registry.rejected_sensor_ids)
+        self._known = _sensors_by_device(known)
+        self.refreshed_at = time.monotonic()
+
+    def observe(self, readings: Sequence[Reading]) -> None:
+        """Note the readings (already written) whose sensor is not known; nothing is reported here."""
+        known = self._known
+        device: DevicePath | None = None
+        names = _NOTHING
+        for reading in readings:
+            if reading.device is not device:  # a message's readings share one DevicePath object
+                device = reading.device
+                names = known.get(device, _NOTHING)
+            if reading.sensor not in names:
+                self._sight(reading)
+
+    def _sight(self, reading: Reading) -> None:
+        sensor_id = reading.sensor_id
+        sighting = self._sightings.get(sensor_id)
+        if sighting is None:
+            if len(self._sightings) >= self._max_sensors:
+                self.sightings_dropped += 1
+                return
+            self._sightings[sensor_id] = _Sighting(reading, reading, 1)
+            return
+        sighting.count += 1
+        if reading.time_ns < sighting.oldest.time_ns:
+            sighting.oldest = reading
+        if reading.time_ns >= sighting.newest.time_ns:
+            sighting.newest = reading
+
+    async def report(self) -> int:
+        """Send what was sighted since the last report; returns how many sensors became newly pending."""
+        if not self._sightings:
+            return 0
+        sightings, self._sightings = self._sightings, {}
+        summary = [r for s in sightings.values() for r in ((s.oldest, s.newest) if s.count > 1 else (s.newest,))]
+        counts = {sensor_id: s.count for sensor_id, s in sightings.items()}
+        added = await asyncio.to_thread(self._registry.report_unknown_readings, summary, seen_counts=counts)
+        self.sensors_reported += len(sightings)
+        if added:
+            logger.info("%d sensors seen on the wire are new and wait for onboarding (pending)", added)
+        if self.sightings_dropped:
+            logger.warning("%d readings of further unknown sensors not reported (over %d sensors at once)",
+                           self.sightings_dropped, self._max_sensors)  # fmt: skip
+            self.sightings_dropped = 0
+        return added
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Report every ``report_every_s`` and refresh the known sensors every ``refresh_s`` until
+        ``stop``; then report what is left."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._report_every_s)
+            try:
+                await self.report()
+                if time.monotonic() - self.refreshed_at >= self._refresh_s:
+                    await self.refresh()
+            except RegistryError as exc:  # the readings are stored; their sensors are reported next time seen
+                logger.warning("could not report unknown sensors: %s", exc)
