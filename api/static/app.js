@@ -1,124 +1,134 @@
-// The workshop page: plant overview cards, plant -> area -> line pickers, live charts of the line's
-// key sensors, all its sensors in a table, and its anomalies. Talks only to /api/v1 with a bearer token.
+// The workshop page: plant overview cards with gateway status, plant -> area -> line pickers, live
+// charts of the line's key sensors (fed by the line's event stream, polling when it fails) with
+// anomaly markers and shaded data gaps, all its sensors in a table, its active alarms with the
+// operator actions the role allows, and its anomalies. Talks only to /api/v1 with a bearer token.
+import { AlarmList } from "./alarms.js";
 import { drawChart, formatValue } from "./chart.js";
+import {
+  $, ApiError, Unauthorized, apiJson, el, forgetToken, setLink, showLogin, storeToken, takeToken,
+} from "./common.js";
+import { LineStream } from "./live.js";
 
 const LINE_POLL_MS = 2000;
 const OVERVIEW_POLL_MS = 5000;
 const ANOMALY_POLL_MS = 5000;
+const COMPLETENESS_POLL_MS = 30_000;
 const MAX_CHARTS = 8;
+// Without a gateway status, a plant whose freshest reading is older than this counts as offline.
+const DERIVED_OFFLINE_S = 60;
 
 const state = {
-  token: null,
+  me: null,
   plants: [],
   trees: new Map(),
   selection: { plant: null, area: null, line: null },
   windowMin: 10,
-  charts: new Map(), // sensor_id -> {meta, points, elements}
-  anomalyTimes: new Map(), // sensor_id -> [ms]
+  charts: new Map(), // sensor_id -> {meta, points, elements, markers}
+  anomalies: new Map(), // sensor_id -> [anomaly event]
+  latest: new Map(), // sensor_id -> {reading, source}
+  stream: null,
+  alarms: null,
   lineGeneration: 0,
 };
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-class Unauthorized extends Error {}
-
-async function api(path, params = {}, method = "GET") {
-  const url = new URL(`/api/v1${path}`, window.location.origin);
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const response = await fetch(url, { method, headers: { Authorization: `Bearer ${state.token}` } });
-  if (response.status === 401) throw new Unauthorized("token refused");
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail; } catch { /* not JSON */ }
-    throw new Error(`${response.status}: ${detail}`);
-  }
-  return response.json();
-}
-
-function setLink(ok, text) {
-  const pill = $("link-state");
-  pill.className = `pill ${ok === true ? "pill-ok" : ok === false ? "pill-bad" : "pill-wait"}`;
-  pill.textContent = text;
-}
-
 // -- token -------------------------------------------------------------------------------------
-
-function takeTokenFromFragment() {
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const token = fragment.get("token");
-  if (token) {
-    localStorage.setItem("ganlink.token", token);
-    fragment.delete("token");
-    const rest = fragment.toString();
-    history.replaceState(null, "", window.location.pathname + window.location.search + (rest ? `#${rest}` : ""));
-  }
-  return localStorage.getItem("ganlink.token");
-}
-
-function showLogin(message = "") {
-  $("login-error").textContent = message;
-  if (!$("login").open) $("login").showModal();
-}
 
 $("login-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  localStorage.setItem("ganlink.token", $("login-token").value.trim());
+  storeToken($("login-token").value.trim());
   $("login").close();
   start();
 });
-$("logout").addEventListener("click", () => {
-  localStorage.removeItem("ganlink.token");
-  window.location.reload();
-});
+$("logout").addEventListener("click", () => { forgetToken(); window.location.reload(); });
 
-// -- plant overview ----------------------------------------------------------------------------
+// -- plant overview and gateway status ---------------------------------------------------------
 
 function renderPlantCards() {
-  const cards = $("plant-cards");
-  cards.replaceChildren();
-  for (const plant of state.plants) {
-    const card = el("div", {
-      class: `plant-card${plant.id === state.selection.plant ? " selected" : ""}`,
-      "data-plant": plant.id,
-      onclick: () => selectPlant(plant.id),
-    },
-    el("div", { class: "title" },
-      el("b", { text: plant.name }),
-      el("span", { class: "industry", text: `${plant.industry} · ${plant.nameplate_value} ${plant.nameplate_unit}` })),
-    el("div", { class: "kv", "data-role": "values" }, el("span", { text: "waiting for data…" }), el("span")));
-    cards.append(card);
+  const cards = state.plants.map((plant) => el("div", {
+    class: `plant-card${plant.id === state.selection.plant ? " selected" : ""}`,
+    "data-plant": plant.id,
+    onclick: () => selectPlant(plant.id),
+  },
+  el("div", { class: "title" },
+    el("b", { text: plant.name }),
+    el("span", { class: "industry", text: `${plant.industry} · ${plant.nameplate_value} ${plant.nameplate_unit}` })),
+  el("div", { class: "gateways", "data-role": "gateways" }),
+  el("div", { class: "kv", "data-role": "values" }, el("span", { text: "waiting for data…" }), el("span"))));
+  $("plant-cards").replaceChildren(...cards);
+}
+
+function hoursText(hours) { return hours >= 10 ? hours.toFixed(0) : hours.toFixed(1); }
+
+function ageText(seconds) {
+  if (seconds < 120) return `${seconds.toFixed(0)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** A pill for one gateway status from /plants/{plant}/gateways. */
+function gatewayPill(gateway) {
+  const backfilling = gateway.backfilling || gateway.status === "backfilling";
+  const shown = backfilling ? "backfilling" : gateway.status;
+  const kind = shown === "online" ? "pill-ok" : shown === "offline" ? "pill-bad" : "pill-wait";
+  const buffer = gateway.hours_left === null ? "" : ` · buffer ${hoursText(gateway.hours_left)} h`;
+  const title = [`gateway ${gateway.gateway}: ${shown}`,
+    gateway.since_ms ? `since ${new Date(gateway.since_ms).toLocaleString()}` : "",
+    gateway.outbox_depth !== null ? `outbox ${gateway.outbox_depth} messages` : "",
+    gateway.oldest_age_s ? `oldest buffered ${ageText(gateway.oldest_age_s)}` : "",
+    gateway.hours_left !== null ? `${hoursText(gateway.hours_left)} h of buffer left` : "",
+  ].filter(Boolean).join("\n");
+  return el("span", { class: `pill ${kind} gateway-pill`, "data-gateway": gateway.gateway, "data-status": shown, title },
+    `${gateway.gateway} ${shown}${buffer}`);
+}
+
+/** Without the gateways route: online while the plant's freshest reading is recent. */
+function derivedGatewayPill(latest) {
+  const newest = Math.max(...latest.map((r) => r.time_ms ?? 0));
+  const ageS = (Date.now() - newest) / 1000;
+  const shown = newest > 0 && ageS < DERIVED_OFFLINE_S ? "online" : "offline";
+  return el("span", {
+    class: `pill ${shown === "online" ? "pill-ok" : "pill-bad"} gateway-pill derived`, "data-status": shown,
+    title: `derived from the freshest reading (${newest > 0 ? ageText(ageS) : "none"} old): no gateway status available`,
+  }, `gateway ${shown}?`);
+}
+
+async function gatewayPills(plantId, latest) {
+  try {
+    return (await apiJson(`/plants/${plantId}/gateways`)).map(gatewayPill);
+  } catch (error) {
+    if (error instanceof ApiError) return [derivedGatewayPill(latest)];
+    throw error;
   }
+}
+
+function overviewRows(latest) {
+  const rows = [];
+  for (const reading of latest.slice(0, 6)) {
+    rows.push(el("span", { text: `${reading.line} · ${reading.name}`, title: reading.sensor_id }));
+    rows.push(el("span", {
+      class: `mono${reading.value === null ? " muted" : ""}`,
+      "data-sensor": reading.sensor_id,
+      text: reading.value === null ? "—" : `${formatValue(reading.value)} ${reading.unit}`,
+    }));
+  }
+  if (rows.length === 0) rows.push(el("span", { text: "no key sensors" }), el("span"));
+  return rows;
+}
+
+async function refreshPlantCard(plant) {
+  const card = document.querySelector(`.plant-card[data-plant="${plant.id}"]`);
+  const latest = await apiJson(`/plants/${plant.id}/latest`);
+  const pills = await gatewayPills(plant.id, latest);
+  if (!card) return;
+  card.querySelector('[data-role="values"]').replaceChildren(...overviewRows(latest));
+  card.querySelector('[data-role="gateways"]').replaceChildren(...pills);
+  if (plant.id === state.selection.plant) $("gateway-state").replaceChildren(...pills.map((p) => p.cloneNode(true)));
 }
 
 async function refreshOverview() {
   await Promise.all(state.plants.map(async (plant) => {
     try {
-      const latest = await api(`/plants/${plant.id}/latest`);
-      const box = document.querySelector(`.plant-card[data-plant="${plant.id}"] [data-role="values"]`);
-      if (!box) return;
-      const rows = [];
-      for (const reading of latest.slice(0, 6)) {
-        rows.push(el("span", { text: `${reading.line} · ${reading.name}`, title: reading.sensor_id }));
-        rows.push(el("span", {
-          class: `mono${reading.value === null ? " muted" : ""}`,
-          "data-sensor": reading.sensor_id,
-          text: reading.value === null ? "—" : `${formatValue(reading.value)} ${reading.unit}`,
-        }));
-      }
-      if (rows.length === 0) rows.push(el("span", { text: "no key sensors" }), el("span"));
-      box.replaceChildren(...rows);
+      await refreshPlantCard(plant);
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
     }
@@ -143,6 +153,7 @@ function selectPlant(plantId, areaId = null, lineId = null) {
   if (!tree) return;
   const area = tree.areas.find((a) => a.id === areaId) || tree.areas.find((a) => a.lines.some(lineHasKeySensors)) || tree.areas[0];
   const line = area.lines.find((l) => l.id === lineId) || area.lines.find(lineHasKeySensors) || area.lines[0];
+  const plantChanged = plantId !== state.selection.plant;
   state.selection = { plant: plantId, area: area.id, line: line.id };
   localStorage.setItem("ganlink.selection", JSON.stringify(state.selection));
   fillSelect($("pick-plant"), state.plants, plantId);
@@ -150,6 +161,10 @@ function selectPlant(plantId, areaId = null, lineId = null) {
   fillSelect($("pick-line"), area.lines, line.id);
   for (const card of document.querySelectorAll(".plant-card")) {
     card.classList.toggle("selected", card.dataset.plant === plantId);
+  }
+  if (plantChanged) {
+    const pills = document.querySelectorAll(`.plant-card[data-plant="${plantId}"] .gateway-pill`);
+    $("gateway-state").replaceChildren(...[...pills].map((p) => p.cloneNode(true)));
   }
   loadLine();
 }
@@ -159,7 +174,7 @@ $("pick-area").addEventListener("change", (e) => selectPlant(state.selection.pla
 $("pick-line").addEventListener("change", (e) => selectPlant(state.selection.plant, state.selection.area, e.target.value));
 $("pick-window").addEventListener("change", (e) => { state.windowMin = Number(e.target.value); loadLine(); });
 
-// -- line view ---------------------------------------------------------------------------------
+// -- line view: charts -------------------------------------------------------------------------
 
 function chartSensors(line) {
   const all = line.devices.flatMap((d) => d.sensors);
@@ -175,7 +190,7 @@ function buildChart(meta) {
   const panel = el("div", { class: "chart", "data-sensor": meta.sensor_id },
     el("div", { class: "chart-head" },
       el("div", {}, el("div", { class: "chart-name", text: meta.name }),
-        el("div", { class: "chart-device", text: `${meta.device} · ${meta.kind} · class ${meta.data_class}` })),
+        el("div", { class: "chart-device", text: `${meta.device} · ${meta.kind} · class ${meta.data_class} · every ${meta.sample_period_s} s` })),
       value),
     canvas,
     el("div", { class: "gauge", title: "position in the engineering range" }, marker),
@@ -186,74 +201,41 @@ function buildChart(meta) {
   return { panel, value, marker, canvas, stamp };
 }
 
-async function loadLine() {
-  const generation = ++state.lineGeneration;
-  const line = currentLine();
-  if (!line) return;
-  $("line-title").textContent = `${currentTree().name} / ${currentArea().name} / ${line.name}`;
-  $("line-meta").textContent = `${line.kind} line · ${line.devices.length} devices · ${line.devices.reduce((n, d) => n + d.sensors.length, 0)} sensors`;
-  state.charts.clear();
-  state.anomalyTimes.clear();
-  const holder = $("charts");
-  holder.replaceChildren();
-  for (const meta of chartSensors(line)) {
-    const elements = buildChart(meta);
-    holder.append(elements.panel);
-    state.charts.set(meta.sensor_id, { meta, points: [], elements });
-  }
-  $("sensor-rows").replaceChildren();
-  $("anomalies").replaceChildren();
-  $("alarms").replaceChildren();
-  await Promise.all([...state.charts.values()].map(async (chart) => {
-    try {
-      const result = await api(`/sensors/${chart.meta.sensor_id}/range`, { start: `now-${state.windowMin}m` });
-      if (generation === state.lineGeneration) chart.points = result.points;
-    } catch (error) {
-      if (error instanceof Unauthorized) throw error;
-    }
-  }));
-  if (generation !== state.lineGeneration) return;
-  await Promise.all([refreshLine(), refreshAnomalies(), refreshAlarms()]);
+// The event store keeps no details; the why is on the event's alarm, fetched once per alarm on hover.
+const alarmWhy = new Map(); // alarm id -> why text ("" when none)
+
+async function fetchWhy(alarmId) {
+  if (alarmWhy.has(alarmId)) return;
+  alarmWhy.set(alarmId, "");
+  try {
+    alarmWhy.set(alarmId, (await apiJson(`/alarms/${encodeURIComponent(alarmId)}`)).details?.why || "");
+  } catch { /* no alarm for it (yet): the tooltip goes without a why */ }
 }
 
-function linePath() {
-  const { plant, area, line } = state.selection;
-  return `/plants/${plant}/areas/${area}/lines/${line}`;
+function anomalyTip(event) {
+  const details = event.details || {};
+  const lines = [`${event.detector} · score ${event.score.toFixed(2)} · ${new Date(event.time_ms).toLocaleTimeString()}`];
+  if (event.value !== null) lines.push(`value ${formatValue(event.value)}${details.unit ? ` ${details.unit}` : ""}`);
+  const why = details.why || alarmWhy.get(event.alarm_id);
+  if (why) lines.push(why);
+  return lines;
 }
 
-async function refreshLine() {
-  if (!state.selection.line) return;
-  const generation = state.lineGeneration;
-  const latest = await api(`${linePath()}/latest`);
-  if (generation !== state.lineGeneration) return;
-  const now = Date.now();
-  const rows = [];
-  for (const reading of latest) {
-    const age = reading.time_ms === null ? null : Math.max(0, (now - reading.time_ms) / 1000);
-    rows.push(el("tr", { "data-sensor": reading.sensor_id },
-      el("td", { text: reading.device }),
-      el("td", { text: reading.name, title: reading.sensor_id }),
-      el("td", { class: "num", text: reading.value === null ? "—" : formatValue(reading.value) }),
-      el("td", { text: reading.unit }),
-      el("td", { class: "mono muted", text: `${formatValue(reading.range_min)} … ${formatValue(reading.range_max)}` }),
-      el("td", { class: `q-${reading.quality || "none"}`,
-        text: reading.restricted ? "class 3: withheld" : reading.quality || "no data" }),
-      el("td", { class: "mono muted", text: age === null ? "" : age < 120 ? `${age.toFixed(0)} s` : `${(age / 60).toFixed(0)} min` })));
-    const chart = state.charts.get(reading.sensor_id);
-    if (!chart || reading.value === null) continue;
-    const last = chart.points[chart.points.length - 1];
-    if (!last || reading.time_ms > last[0]) chart.points.push([reading.time_ms, reading.value]);
-    const { value, marker, stamp } = chart.elements;
-    const outside = reading.value < reading.range_min || reading.value > reading.range_max;
-    const stale = age > Math.max(10, 5 * chart.meta.sample_period_s);
-    value.className = `chart-value${outside ? " out" : ""}${stale ? " stale" : ""}`;
-    value.replaceChildren(formatValue(reading.value), el("span", { class: "unit", text: chart.meta.unit }));
-    const share = (reading.value - reading.range_min) / (reading.range_max - reading.range_min);
-    marker.style.left = `${Math.min(100, Math.max(0, share * 100)).toFixed(1)}%`;
-    stamp.textContent = `${new Date(reading.time_ms).toLocaleTimeString()} · ${reading.quality}`;
+function showTip(chart, mouse) {
+  const tip = $("chart-tip");
+  const box = chart.elements.canvas.getBoundingClientRect();
+  const x = mouse.clientX - box.left;
+  const near = chart.markers.filter((m) => Math.abs(m.x - x) <= 6).slice(0, 3);
+  if (near.length === 0) { tip.hidden = true; return; }
+  tip.replaceChildren(...near.map((m) => el("div", { class: "tip-event" },
+    ...anomalyTip(m.event).map((text) => el("div", { text })))));
+  tip.hidden = false;
+  tip.style.left = `${Math.min(window.innerWidth - 340, mouse.clientX + 12)}px`;
+  tip.style.top = `${mouse.clientY + 12}px`;
+  const missing = near.filter((m) => m.event.alarm_id && !alarmWhy.has(m.event.alarm_id));
+  if (missing.length) {
+    Promise.all(missing.map((m) => fetchWhy(m.event.alarm_id))).then(() => { if (!tip.hidden) showTip(chart, mouse); });
   }
-  $("sensor-rows").replaceChildren(...rows);
-  drawCharts();
 }
 
 function drawCharts() {
@@ -261,68 +243,181 @@ function drawCharts() {
   const windowMs = state.windowMin * 60_000;
   for (const chart of state.charts.values()) {
     chart.points = chart.points.filter(([t]) => t >= nowMs - windowMs - 60_000);
-    drawChart(chart.elements.canvas, chart.points, {
+    const drawn = drawChart(chart.elements.canvas, chart.points, {
       nowMs, windowMs, rangeMin: chart.meta.range_min, rangeMax: chart.meta.range_max,
-      anomalies: state.anomalyTimes.get(chart.meta.sensor_id) || [],
+      samplePeriodMs: chart.meta.sample_period_s * 1000,
+      anomalies: state.anomalies.get(chart.meta.sensor_id) || [],
     });
+    chart.markers = drawn.markers;
+    chart.elements.panel.dataset.gaps = String(drawn.gaps.length);
+    chart.elements.panel.dataset.markers = String(drawn.markers.length);
+    chart.elements.canvas.dataset.markerX = drawn.markers.map((m) => m.x.toFixed(0)).join(" "); // where to hover
+    const missingS = drawn.gaps.reduce((sum, [from, to]) => sum + (to - from), 0) / 1000;
+    chart.elements.panel.title = missingS > 0 ? `no data for ${ageText(missingS)} of the window (shaded)` : "";
   }
 }
+
+// -- line view: live values --------------------------------------------------------------------
+
+/** Take newest values (from the stream or a poll) into the charts and the sensor table. */
+function applyReadings(readings, source) {
+  for (const reading of readings) {
+    state.latest.set(reading.sensor_id, { reading, source });
+    const chart = state.charts.get(reading.sensor_id);
+    if (!chart || reading.value === null) continue;
+    const last = chart.points[chart.points.length - 1];
+    if (!last || reading.time_ms > last[0]) chart.points.push([reading.time_ms, reading.value]);
+    const { value, marker, stamp } = chart.elements;
+    const outside = reading.value < reading.range_min || reading.value > reading.range_max;
+    const ageS = (Date.now() - reading.time_ms) / 1000;
+    const stale = ageS > Math.max(10, 5 * chart.meta.sample_period_s);
+    value.className = `chart-value${outside ? " out" : ""}${stale ? " stale" : ""}`;
+    value.dataset.source = source;
+    value.replaceChildren(formatValue(reading.value), el("span", { class: "unit", text: chart.meta.unit }));
+    const share = (reading.value - reading.range_min) / (reading.range_max - reading.range_min);
+    marker.style.left = `${Math.min(100, Math.max(0, share * 100)).toFixed(1)}%`;
+    stamp.textContent = `${new Date(reading.time_ms).toLocaleTimeString()} · ${reading.quality} · ${source}`;
+  }
+  renderSensorTable();
+  drawCharts();
+}
+
+function sensorRow({ reading }, now) {
+  const age = reading.time_ms === null ? null : Math.max(0, (now - reading.time_ms) / 1000);
+  return el("tr", { "data-sensor": reading.sensor_id },
+    el("td", { text: reading.device }),
+    el("td", { text: reading.name, title: reading.sensor_id }),
+    el("td", { class: "num", text: reading.value === null ? "—" : formatValue(reading.value) }),
+    el("td", { text: reading.unit }),
+    el("td", { class: "mono muted", text: `${formatValue(reading.range_min)} … ${formatValue(reading.range_max)}` }),
+    el("td", { class: `q-${reading.quality || "none"}`,
+      text: reading.restricted ? "class 3: withheld" : reading.quality || "no data" }),
+    el("td", { class: "mono muted", text: age === null ? "" : ageText(age) }));
+}
+
+function renderSensorTable() {
+  const now = Date.now();
+  $("sensor-rows").replaceChildren(...[...state.latest.values()].map((entry) => sensorRow(entry, now)));
+}
+
+function linePath() {
+  const { plant, area, line } = state.selection;
+  return `/plants/${plant}/areas/${area}/lines/${line}`;
+}
+
+/** Poll the line's newest values, unless the stream is delivering them. */
+async function pollLine() {
+  if (!state.selection.line) return;
+  if (state.stream?.healthy()) { renderSensorTable(); return; }
+  const generation = state.lineGeneration;
+  const latest = await apiJson(`${linePath()}/latest`);
+  if (generation === state.lineGeneration) applyReadings(latest, "poll");
+}
+
+function linkState() {
+  if (state.stream?.healthy()) setLink(true, "live · stream");
+  else setLink(true, "live · polling");
+}
+
+function startStream(generation) {
+  state.stream?.stop();
+  state.stream = new LineStream(linePath(), {
+    readings: (readings) => { if (generation === state.lineGeneration) applyReadings(readings, "stream"); },
+    alarms: () => { if (generation === state.lineGeneration) refreshAlarms().catch(() => {}); },
+    state: (name) => {
+      if (name === "refused") showLogin("The token was refused; sign in again.");
+      else linkState();
+    },
+  }).start();
+}
+
+// -- line view: anomalies, alarms, completeness --------------------------------------------------
 
 async function refreshAnomalies() {
   if (!state.selection.line) return;
   const generation = state.lineGeneration;
-  const events = await api(`${linePath()}/anomalies`, { start: "now-24h", limit: "100" });
+  const events = await apiJson(`${linePath()}/anomalies`, { params: { start: "now-24h", limit: "200" } });
   if (generation !== state.lineGeneration) return;
-  state.anomalyTimes.clear();
+  state.anomalies.clear();
   for (const event of events) {
-    if (!state.anomalyTimes.has(event.sensor_id)) state.anomalyTimes.set(event.sensor_id, []);
-    state.anomalyTimes.get(event.sensor_id).push(event.time_ms);
+    if (!state.anomalies.has(event.sensor_id)) state.anomalies.set(event.sensor_id, []);
+    state.anomalies.get(event.sensor_id).push(event);
   }
   const recent = Date.now() - 5 * 60_000;
   for (const chart of state.charts.values()) {
-    const times = state.anomalyTimes.get(chart.meta.sensor_id) || [];
-    chart.elements.panel.classList.toggle("alarm", times.some((t) => t >= recent));
+    const mine = state.anomalies.get(chart.meta.sensor_id) || [];
+    chart.elements.panel.classList.toggle("alarm", mine.some((e) => e.time_ms >= recent));
   }
   $("anomaly-count").textContent = String(events.length);
   $("anomaly-count").classList.toggle("hot", events.some((e) => e.time_ms >= recent));
   const items = events.slice(0, 60).map((event) => {
     const sensor = event.sensor_id.split(".").slice(3).join(" / ");
     const severity = event.details?.severity ? ` · ${event.details.severity}` : "";
-    return el("li", { class: event.score >= 0.8 ? "high" : "" },
+    return el("li", { class: event.score >= 0.8 ? "high" : "", title: event.details?.why || "" },
       el("span", { class: "when", text: `${new Date(event.time_ms).toLocaleString()} · ${event.detector}${severity}` }),
       el("span", { class: "what", text: `${sensor}: ${event.value === null ? "(withheld)" : formatValue(event.value)} (score ${event.score.toFixed(2)})` }));
   });
   $("anomalies").replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "no anomalies in the last 24 h" })]));
+  drawCharts();
 }
 
 async function refreshAlarms() {
   if (!state.selection.line) return;
   const generation = state.lineGeneration;
-  const alarms = await api(`${linePath()}/alarms`, { active: "true", limit: "50" });
+  const alarms = await apiJson(`${linePath()}/alarms`, { params: { active: "true", limit: "50" } });
+  if (generation === state.lineGeneration) state.alarms.render(alarms);
+}
+
+async function refreshCompleteness() {
+  if (!state.selection.line) return;
+  const generation = state.lineGeneration;
+  const { plant, area, line } = state.selection;
+  const report = await apiJson(`/plants/${plant}/completeness`, { params: { start: `now-${state.windowMin}m`, area, line } });
   if (generation !== state.lineGeneration) return;
-  $("alarm-count").textContent = String(alarms.length);
-  $("alarm-count").classList.toggle("hot", alarms.some((a) => !a.acknowledged));
-  const items = alarms.map((alarm) => {
-    const sensor = alarm.sensor_id.split(".").slice(3).join(" / ");
-    const note = el("span", { class: "note" });
-    const ack = el("button", { type: "button", text: "Ack", title: "acknowledge (engineer role)" });
-    ack.addEventListener("click", async () => {
-      try {
-        await api(`/alarms/${alarm.id}/acknowledge`, {}, "POST");
-        await refreshAlarms();
-      } catch (error) {
-        note.textContent = String(error.message || error);
-      }
-    });
-    return el("li", { class: alarm.acknowledged ? "acked" : "", "data-alarm": alarm.id },
-      el("span", {},
-        el("span", { class: "sev", text: `${alarm.severity} · ${alarm.status}` }),
-        el("span", { class: "what", text: ` ${sensor}` }),
-        el("span", { class: "when", text: ` since ${new Date(alarm.raised_ms).toLocaleTimeString()}` })),
-      alarm.acknowledged ? el("span", { class: "muted", text: "acked" }) : ack,
-      note);
-  });
-  $("alarms").replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "no active alarms" })]));
+  const ratio = report.lines[0]?.ratio;
+  const badge = $("line-completeness");
+  badge.textContent = ratio === undefined ? "" : `data ${(100 * ratio).toFixed(1)} % complete (${state.windowMin} min)`;
+  badge.className = `badge${ratio !== undefined && ratio < 0.9 ? " hot" : ""}`;
+}
+
+async function loadChartHistory(generation) {
+  await Promise.all([...state.charts.values()].map(async (chart) => {
+    try {
+      const result = await apiJson(`/sensors/${chart.meta.sensor_id}/range`, { params: { start: `now-${state.windowMin}m` } });
+      if (generation === state.lineGeneration) chart.points = result.points;
+    } catch (error) {
+      if (error instanceof Unauthorized) throw error;
+    }
+  }));
+}
+
+async function loadLine() {
+  const generation = ++state.lineGeneration;
+  const line = currentLine();
+  if (!line) return;
+  state.stream?.stop();
+  state.stream = null;
+  $("line-title").textContent = `${currentTree().name} / ${currentArea().name} / ${line.name}`;
+  $("line-meta").textContent = `${line.kind} line · ${line.devices.length} devices · ${line.devices.reduce((n, d) => n + d.sensors.length, 0)} sensors`;
+  state.charts.clear();
+  state.anomalies.clear();
+  state.latest.clear();
+  state.alarms.reset();
+  $("charts").replaceChildren();
+  for (const meta of chartSensors(line)) {
+    const elements = buildChart(meta);
+    const chart = { meta, points: [], elements, markers: [] };
+    elements.canvas.addEventListener("mousemove", (event) => showTip(chart, event));
+    elements.canvas.addEventListener("mouseleave", () => { $("chart-tip").hidden = true; });
+    $("charts").append(elements.panel);
+    state.charts.set(meta.sensor_id, chart);
+  }
+  $("sensor-rows").replaceChildren();
+  $("anomalies").replaceChildren();
+  await loadChartHistory(generation);
+  if (generation !== state.lineGeneration) return;
+  await Promise.all([pollLine(), refreshAnomalies(), refreshAlarms(), refreshCompleteness()]);
+  if (generation === state.lineGeneration) startStream(generation);
 }
 
 // -- start -------------------------------------------------------------------------------------
@@ -331,7 +426,7 @@ function every(ms, task) {
   const run = async () => {
     try {
       await task();
-      setLink(true, "live");
+      linkState();
     } catch (error) {
       if (error instanceof Unauthorized) { showLogin("The token was refused; sign in again."); return; }
       setLink(false, "API unreachable");
@@ -342,29 +437,30 @@ function every(ms, task) {
 }
 
 async function start() {
-  state.token = takeTokenFromFragment();
-  if (!state.token) { showLogin(); return; }
+  if (!takeToken()) { showLogin(); return; }
   try {
-    const me = await api("/me");
-    $("who").textContent = `${me.name} · ${me.role}`;
-    state.plants = await api("/plants");
-    for (const plant of state.plants) state.trees.set(plant.id, await api(`/plants/${plant.id}`));
+    state.me = await apiJson("/me");
+    $("who").textContent = `${state.me.name} · ${state.me.role}`;
+    state.plants = await apiJson("/plants");
+    for (const plant of state.plants) state.trees.set(plant.id, await apiJson(`/plants/${plant.id}`));
   } catch (error) {
     if (error instanceof Unauthorized) { showLogin("The token was refused; sign in again."); return; }
     setLink(false, "API unreachable");
     return;
   }
-  setLink(true, "live");
+  state.alarms = new AlarmList(state.me.role, refreshAlarms);
+  setLink(null, "connecting");
   renderPlantCards();
   const saved = JSON.parse(localStorage.getItem("ganlink.selection") || "null");
   const first = state.plants[0];
   if (saved && state.trees.has(saved.plant)) selectPlant(saved.plant, saved.area, saved.line);
   else if (first) selectPlant(first.id);
   await refreshOverview().catch(() => {});
-  every(LINE_POLL_MS, refreshLine);
+  every(LINE_POLL_MS, pollLine);
   every(OVERVIEW_POLL_MS, refreshOverview);
   every(ANOMALY_POLL_MS, refreshAnomalies);
   every(ANOMALY_POLL_MS, refreshAlarms);
+  every(COMPLETENESS_POLL_MS, refreshCompleteness);
   setInterval(() => { $("clock").textContent = new Date().toLocaleTimeString(); drawCharts(); }, 1000);
   window.addEventListener("resize", drawCharts);
 }

@@ -1,4 +1,5 @@
-// A small time-series line chart on canvas: auto-scaled y axis, clock-time x axis, anomaly marks.
+// A small time-series line chart on canvas: auto-scaled y axis, clock-time x axis, shaded data gaps,
+// anomaly marks (their positions are returned so the page can show a tooltip on hover).
 
 const COLORS = {
   grid: "#1d2935",
@@ -7,7 +8,11 @@ const COLORS = {
   fill: "rgba(63, 182, 255, 0.10)",
   limit: "rgba(255, 77, 79, 0.55)",
   anomaly: "#ff4d4f",
+  gap: "rgba(255, 176, 32, 0.13)",
+  gapEdge: "rgba(255, 176, 32, 0.45)",
 };
+// A gap is a stretch without data longer than this many sample periods.
+const GAP_PERIODS = 3;
 
 function niceStep(span, ticks) {
   const raw = span / Math.max(ticks, 1);
@@ -45,18 +50,23 @@ function fitCanvas(canvas) {
 }
 
 /**
- * Draw points [[epochMs, value|null], ...] over [nowMs - windowMs, nowMs].
- * The y axis fits the data; engineering limits are drawn when they fall inside the view.
+ * Stretches of [startMs, nowMs] without data: between two points further apart than `maxStepMs`,
+ * before the first point and after the last (that one with `trailingSlackMs` for delivery delay).
+ * Returns [[fromMs, toMs], ...].
  */
-export function drawChart(canvas, points, { nowMs, windowMs, rangeMin, rangeMax, anomalies = [] }) {
-  const { ctx, width, height } = fitCanvas(canvas);
-  const left = 46, right = 6, top = 6, bottom = 16;
-  const plotW = width - left - right, plotH = height - top - bottom;
-  const startMs = nowMs - windowMs;
-  ctx.clearRect(0, 0, width, height);
-  ctx.font = "10px ui-monospace, monospace";
+export function findGaps(times, { startMs, nowMs, maxStepMs, trailingSlackMs = 0 }) {
+  const gaps = [];
+  let previous = startMs;
+  for (const t of times) {
+    if (t < startMs) continue;
+    if (t - previous > maxStepMs) gaps.push([previous, t]);
+    previous = t;
+  }
+  if (nowMs - previous > maxStepMs + trailingSlackMs) gaps.push([previous, nowMs]);
+  return gaps;
+}
 
-  const visible = points.filter(([t, v]) => t >= startMs && v !== null);
+function yScale(visible, rangeMin, rangeMax) {
   let lo = Infinity, hi = -Infinity;
   for (const [, v] of visible) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   if (!Number.isFinite(lo)) { lo = rangeMin; hi = rangeMax; }
@@ -65,11 +75,11 @@ export function drawChart(canvas, points, { nowMs, windowMs, rangeMin, rangeMax,
     lo -= pad; hi += pad;
   }
   const margin = (hi - lo) * 0.08;
-  lo -= margin; hi += margin;
-  const x = (t) => left + ((t - startMs) / windowMs) * plotW;
-  const y = (v) => top + (1 - (v - lo) / (hi - lo)) * plotH;
+  return [lo - margin, hi + margin];
+}
 
-  // grid and axes
+function drawGrid(ctx, frame, lo, hi) {
+  const { x, y, left, right, top, plotH, width, startMs, nowMs, windowMs, plotW } = frame;
   ctx.strokeStyle = COLORS.grid; ctx.fillStyle = COLORS.axis; ctx.lineWidth = 1;
   const step = niceStep(hi - lo, 4);
   ctx.textAlign = "right"; ctx.textBaseline = "middle";
@@ -87,8 +97,74 @@ export function drawChart(canvas, points, { nowMs, windowMs, rangeMin, rangeMax,
     ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, top + plotH); ctx.stroke();
     if (Math.round(t / tickMs) % labelEvery === 0) ctx.fillText(clockLabel(t), px, top + plotH + 3);
   }
+}
 
-  // engineering limits, when in view
+function drawGaps(ctx, frame, gaps) {
+  const { x, top, plotH } = frame;
+  for (const [from, to] of gaps) {
+    const x0 = x(from), x1 = x(to);
+    ctx.fillStyle = COLORS.gap; ctx.fillRect(x0, top, x1 - x0, plotH);
+    ctx.strokeStyle = COLORS.gapEdge; ctx.setLineDash([2, 3]);
+    for (const edge of [x0, x1]) { ctx.beginPath(); ctx.moveTo(edge, top); ctx.lineTo(edge, top + plotH); ctx.stroke(); }
+    ctx.setLineDash([]);
+  }
+}
+
+function drawSeries(ctx, frame, visible, gapMs) {
+  const { x, y } = frame;
+  ctx.strokeStyle = COLORS.line; ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  let previous = null;
+  for (const [t, v] of visible) {
+    if (previous === null || t - previous > gapMs) ctx.moveTo(x(t), y(v)); else ctx.lineTo(x(t), y(v));
+    previous = t;
+  }
+  ctx.stroke();
+  const [lastT, lastV] = visible[visible.length - 1];
+  ctx.fillStyle = COLORS.line;
+  ctx.beginPath(); ctx.arc(x(lastT), y(lastV), 2.5, 0, 2 * Math.PI); ctx.fill();
+}
+
+/** Anomaly marks: a triangle along the top and a thin line down to the series; returns their x positions. */
+function drawAnomalies(ctx, frame, anomalies) {
+  const { x, top, plotH, startMs, nowMs } = frame;
+  const markers = [];
+  for (const event of anomalies) {
+    if (event.time_ms < startMs || event.time_ms > nowMs) continue;
+    const px = x(event.time_ms);
+    ctx.strokeStyle = COLORS.anomaly; ctx.globalAlpha = 0.45; ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(px, top + 6); ctx.lineTo(px, top + plotH); ctx.stroke();
+    ctx.globalAlpha = 1; ctx.fillStyle = COLORS.anomaly;
+    ctx.beginPath(); ctx.moveTo(px - 5, top); ctx.lineTo(px + 5, top); ctx.lineTo(px, top + 8); ctx.fill();
+    markers.push({ x: px, event });
+  }
+  return markers;
+}
+
+/**
+ * Draw points [[epochMs, value|null], ...] over [nowMs - windowMs, nowMs] with the engineering limits
+ * when in view, gaps longer than GAP_PERIODS x the sample period (or bucket) shaded, and anomaly
+ * events ({time_ms, ...}) marked. Returns {markers: [{x, event}], gaps: [[fromMs, toMs]]}.
+ */
+export function drawChart(canvas, points, { nowMs, windowMs, rangeMin, rangeMax, samplePeriodMs, anomalies = [] }) {
+  const { ctx, width, height } = fitCanvas(canvas);
+  const left = 46, right = 6, top = 6, bottom = 16;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const startMs = nowMs - windowMs;
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = "10px ui-monospace, monospace";
+
+  const visible = points.filter(([t, v]) => t >= startMs && v !== null);
+  const [lo, hi] = yScale(visible, rangeMin, rangeMax);
+  const x = (t) => left + ((t - startMs) / windowMs) * plotW;
+  const y = (v) => top + (1 - (v - lo) / (hi - lo)) * plotH;
+  const frame = { x, y, left, right, top, plotW, plotH, width, startMs, nowMs, windowMs };
+
+  drawGrid(ctx, frame, lo, hi);
+  const maxStepMs = GAP_PERIODS * Math.max(samplePeriodMs, medianStep(visible));
+  const gaps = findGaps(visible.map(([t]) => t), { startMs, nowMs, maxStepMs, trailingSlackMs: 3_000 });
+  drawGaps(ctx, frame, gaps);
+
   ctx.strokeStyle = COLORS.limit; ctx.setLineDash([4, 3]);
   for (const limit of [rangeMin, rangeMax]) {
     if (limit > lo && limit < hi) {
@@ -96,29 +172,8 @@ export function drawChart(canvas, points, { nowMs, windowMs, rangeMin, rangeMax,
     }
   }
   ctx.setLineDash([]);
-
-  // the series; gaps longer than 5 sampling intervals break the line
-  if (visible.length > 0) {
-    const gapMs = Math.max(5 * medianStep(visible), 5_000);
-    ctx.strokeStyle = COLORS.line; ctx.lineWidth = 1.5; ctx.fillStyle = COLORS.fill;
-    ctx.beginPath();
-    let previous = null;
-    for (const [t, v] of visible) {
-      if (previous === null || t - previous > gapMs) ctx.moveTo(x(t), y(v)); else ctx.lineTo(x(t), y(v));
-      previous = t;
-    }
-    ctx.stroke();
-    const [lastT, lastV] = visible[visible.length - 1];
-    ctx.fillStyle = COLORS.line;
-    ctx.beginPath(); ctx.arc(x(lastT), y(lastV), 2.5, 0, 2 * Math.PI); ctx.fill();
-  }
-
-  // anomaly marks along the top
-  ctx.fillStyle = COLORS.anomaly;
-  for (const t of anomalies) {
-    if (t < startMs || t > nowMs) continue;
-    ctx.beginPath(); ctx.moveTo(x(t) - 4, top); ctx.lineTo(x(t) + 4, top); ctx.lineTo(x(t), top + 6); ctx.fill();
-  }
+  if (visible.length > 0) drawSeries(ctx, frame, visible, maxStepMs);
+  return { markers: drawAnomalies(ctx, frame, anomalies), gaps };
 }
 
 function medianStep(points) {
