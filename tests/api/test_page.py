@@ -1,4 +1,5 @@
-"""The workshop page in real headless Chromium against `ganlink api run` with live data in the store."""
+"""The workshop page in real headless Chromium against `ganlink api run` with live data in the store:
+live values, anomaly marks, data-gap shading, and a viewer's read-only alarm list."""
 
 from __future__ import annotations
 
@@ -61,14 +62,19 @@ def served(tmp_path: Path, plant_files: dict[str, PlantFile]) -> Iterator[tuple[
 
 @contextlib.asynccontextmanager
 async def live_feed(data_dir: Path) -> AsyncIterator[None]:
-    """Write a new gas temperature (and press force) every 0.5 s while the page runs, plus an anomaly."""
+    """Write a new gas temperature (and press force) every 0.5 s while the page runs, plus an anomaly; the
+    gas temperature's history covers the chart window but for one minute (200 s to 140 s ago)."""
     store = await EmbeddedStore.open(data_dir / "timeseries.sqlite")
     from ganlink.topics import DevicePath  # noqa: PLC0415
 
     furnace = DevicePath("test-smelter", "smelting", "furnace-1", "burner-1")
     press = DevicePath("test-auto", "stamping", "press-line-1", "press-1")
     now = time.time_ns()
-    history = [Reading(furnace, "gas-temp", now - k * 1_000_000_000, 1200.0 + k % 7) for k in range(1, 300)]
+    history = [
+        Reading(furnace, "gas-temp", now - k * 1_000_000_000, 1200.0 + k % 7)
+        for k in range(1, 700)
+        if not 140 < k < 200
+    ]
     await store.write_readings(history)
     await store.write_events([AnomalyEvent(furnace, "gas-temp", "zscore", now - 30_000_000_000, 0.95, 1290.0, "al-1")])
 
@@ -77,10 +83,12 @@ async def live_feed(data_dir: Path) -> AsyncIterator[None]:
         while True:
             tick += 1
             stamp = time.time_ns()
-            await store.write_readings([
-                Reading(furnace, "gas-temp", stamp, 1200.0 + 50 * math.sin(tick / 3)),
-                Reading(press, "force", stamp, 3000.0 + tick),
-            ])
+            await store.write_readings(
+                [
+                    Reading(furnace, "gas-temp", stamp, 1200.0 + 50 * math.sin(tick / 3)),
+                    Reading(press, "force", stamp, 3000.0 + tick),
+                ]
+            )
             await asyncio.sleep(0.5)
 
     task = asyncio.create_task(feed())
@@ -129,11 +137,20 @@ async def test_page_shows_live_values_that_change(served: tuple[str, str, Path])
 
             anomaly = page.locator("#anomalies li").first
             await anomaly.filter(has_text="score 0.95").wait_for(timeout=15_000)
-            # The server's alarm sync turns the stored event into an active alarm; a viewer may not ack it.
+            chart = f'.chart[data-sensor="{GAS}"]'
+            await page.wait_for_function(
+                "sel => document.querySelector(sel).dataset.markers === '1'", arg=chart, timeout=10_000
+            )
+            # the one-minute hole is shaded, and nothing else in the window
+            await page.wait_for_function(
+                "sel => document.querySelector(sel).dataset.gaps === '1'", arg=chart, timeout=10_000
+            )
+            assert "no data for 60 s" in (await page.locator(chart).get_attribute("title") or "")
+            # The server's alarm sync turns the stored event into an active alarm; a viewer sees it read-only.
             alarm = page.locator('#alarms li[data-alarm="al-1"]')
             await alarm.wait_for(timeout=15_000)
-            await alarm.locator("button").click()
-            await alarm.locator(".note").filter(has_text="403").wait_for(timeout=10_000)
+            assert await page.locator("#alarms button").count() == 0
+            assert await page.locator("#alarms .read-only").count() == 1
             assert "#token" not in page.url  # the token leaves the address bar once stored
             await page.screenshot(path=str(ARTIFACTS / "workshop-page.png"), full_page=True)
             assert errors == []
