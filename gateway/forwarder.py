@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from ganlink.schema import Reading
 from ganlink.timestamps import now_ns
 from gateway.outbox import Outbox, OutboxStats
-from gateway.publisher import GatewayPublisher, OutgoingMessage, mark_historical
+from gateway.publisher import GatewayPublisher, OutgoingMessage, StatusFields, mark_historical
 
 __all__ = ["StoreAndForward"]
 
@@ -68,6 +68,7 @@ class StoreAndForward:
         publisher.next_seq = max(publisher.next_seq, outbox.next_seq)
         publisher.on_acked = self.acknowledged
         publisher.on_connection = self.connection_changed
+        publisher.status_fields = self.status_fields
 
     async def start(self, *, connect_timeout_s: float | None = None) -> None:
         """Start the sender; connecting may take a while, readings are committed meanwhile."""
@@ -127,6 +128,20 @@ class StoreAndForward:
     def stats(self) -> OutboxStats:
         self._flush_deletes()
         return self.outbox.stats()
+
+    def status_fields(self) -> StatusFields:
+        """The outbox fields of the retained status: backlog, its age, hours until full, replaying."""
+        stats = self.stats()
+        age = stats.oldest_age_s(now_ns())
+        hours = stats.hours_left
+        unsent = stats.messages - self.publisher.in_flight - len(self._live)
+        return {
+            "depth": stats.readings,
+            "oldest_age_s": None if age is None else round(age, 1),
+            "hours_left": None if hours is None else round(hours, 2),
+            "backfilling": self.publisher.connected and unsent > 0,
+            "drops": stats.dropped_readings,
+        }
 
     def acknowledged(self, message: OutgoingMessage) -> None:
         self._last_ack_ns = now_ns()

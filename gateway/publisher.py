@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -17,7 +18,14 @@ from ganlink.timestamps import format_rfc3339, now_ns
 from ganlink.topics import DevicePath, gateway_status_topic, is_slug
 from gateway.mqtt import MqttLink, RetainedStatus, parse_mqtt_url
 
-__all__ = ["GatewayPublisher", "OutgoingMessage", "group_by_device", "mark_historical", "status_payload"]
+__all__ = [
+    "GatewayPublisher",
+    "OutgoingMessage",
+    "StatusFields",
+    "group_by_device",
+    "mark_historical",
+    "status_payload",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +71,17 @@ def mark_historical(message: OutgoingMessage) -> OutgoingMessage:
     return OutgoingMessage(message.seq, message.topic, flagged, message.reading_count, message.oldest_ns)
 
 
-def status_payload(gateway: str, plant: str, status: str, *, since_ns: int | None = None) -> bytes:
-    """The retained gateway status document (``online`` on connect, ``offline`` as the Will)."""
+# Outbox fields of the status document: depth (readings buffered), oldest_age_s, hours_left (until
+# the outbox is full at the current rate), backfilling (a backlog is being replayed), drops (readings
+# dropped because the outbox was full, since it was created).
+StatusFields = dict[str, float | int | bool | None]
+
+
+def status_payload(
+    gateway: str, plant: str, status: str, *, since_ns: int | None = None, outbox: StatusFields | None = None
+) -> bytes:
+    """The retained gateway status document (``online`` on connect and every ``status_every_s``,
+    ``offline`` as the Will); ``outbox`` adds the outbox fields under ``"outbox"``."""
     body: dict[str, object] = {
         "v": PAYLOAD_VERSION,
         "gateway": gateway,
@@ -75,6 +92,8 @@ def status_payload(gateway: str, plant: str, status: str, *, since_ns: int | Non
     }
     if since_ns is not None:
         body["since"] = format_rfc3339(since_ns)
+    if outbox is not None:
+        body["outbox"] = outbox
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -97,6 +116,7 @@ class GatewayPublisher:
         max_in_flight: int = 1000,
         on_acked: Callable[[OutgoingMessage], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
+        status_every_s: float = 15.0,
     ) -> None:
         if not (is_slug(gateway) and is_slug(plant)):
             raise ValueError(f"gateway {gateway!r} and plant {plant!r} must be slug ids")
@@ -123,9 +143,15 @@ class GatewayPublisher:
         self.messages_acked = 0
         self.readings_acked = 0
         self.last_acked_seq: int | None = None
+        # Set by the store-and-forward driver; read on the event loop only (the outbox is not thread-safe).
+        self.status_fields: Callable[[], StatusFields] | None = None
+        self.status_every_s = status_every_s
+        self._status_outbox: StatusFields | None = None  # the last fields read, also used on reconnect
+        self._status_task: asyncio.Task[None] | None = None
+        self.status_topic = gateway_status_topic(plant, gateway)
         status = RetainedStatus(
-            gateway_status_topic(plant, gateway),
-            online=lambda: status_payload(gateway, plant, "online", since_ns=self._started_ns),
+            self.status_topic,
+            online=self._online_status,
             offline=status_payload(gateway, plant, "offline"),
         )
         self.link = MqttLink(
@@ -156,20 +182,56 @@ class GatewayPublisher:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def _online_status(self) -> bytes:
+        return status_payload(self.gateway, self.plant, "online", since_ns=self._started_ns, outbox=self._status_outbox)
+
+    def read_status_fields(self) -> bool:
+        """Read the outbox fields (when there is an outbox); True when what the dashboard shows as the
+        gateway's state (backfilling, drops) changed since the last read."""
+        if self.status_fields is None:
+            return False
+        fields, before = self.status_fields(), self._status_outbox or {}
+        self._status_outbox = fields
+        return any(fields.get(key) != before.get(key) for key in ("backfilling", "drops"))
+
+    def publish_status(self) -> None:
+        """Publish the retained ``online`` status now (when connected), with the last outbox fields."""
+        if self.connected:
+            self.link.publish(self.status_topic, self._online_status(), retain=True)
+
+    async def _republish_status(self, poll_s: float = 1.0) -> None:
+        """Keep the retained status fresh: every ``status_every_s``, and within ``poll_s`` of a change."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.status_every_s
+        while True:
+            await asyncio.sleep(poll_s)
+            changed = self.read_status_fields()
+            if changed or loop.time() >= due:
+                self.publish_status()
+                due = loop.time() + self.status_every_s
+
     async def start(self, *, timeout_s: float | None = 10.0) -> None:
         """Connect; waits for the first CONNACK unless ``timeout_s`` is None (then publishes queue)."""
         self._loop = asyncio.get_running_loop()
+        self.read_status_fields()
         self.link.start()
+        self._status_task = asyncio.create_task(self._republish_status(), name=f"status-{self.gateway}")
         if timeout_s is not None:
             try:
                 await asyncio.wait_for(self._connected.wait(), timeout_s)
             except TimeoutError:
+                self._status_task.cancel()
                 self.link.stop()
                 raise ConnectionError(f"no MQTT connection to {self.link.url} within {timeout_s:.0f}s") from None
 
     async def stop(self) -> None:
         """Publish ``offline``, disconnect, stop paho's thread; unacknowledged messages are dropped
         here (the outbox, not this class, keeps them across restarts)."""
+        if self._status_task is not None:
+            self._status_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._status_task
+            self._status_task = None
         await asyncio.to_thread(self.link.stop)
 
     async def __aenter__(self) -> GatewayPublisher:
