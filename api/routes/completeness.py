@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import RegistryDep, StoreDep
 from api.permissions import API_PREFIX
+from api.routes.gateways import GatewaySequence, gateway_sequences
 from api.series import time_window
 from api.timerange import NS_PER_S
 from ganlink.store import SensorSelector
@@ -29,6 +30,9 @@ class Completeness(BaseModel):
 
 
 class CompletenessReport(BaseModel):
+    """``sequences``: the plant's gateways' message sequences as counted by the collectors since they
+    started (gaps, duplicates, late messages; not limited to the window)."""
+
     plant: str
     gateway: str
     start_ms: int
@@ -36,6 +40,7 @@ class CompletenessReport(BaseModel):
     overall: Completeness
     lines: list[Completeness]
     sensors: list[Completeness]
+    sequences: list[GatewaySequence] = []
 
 
 def _completeness(ident: str, expected: int, received: int) -> Completeness:
@@ -81,4 +86,5 @@ async def plant_completeness(
         overall=_completeness(info.gateway, expected_all, received_all),
         lines=lines,
         sensors=sensors,
+        sequences=gateway_sequences(registry, {info.gateway} | {g.gateway for g in registry.gateway_statuses(plant)}),
     )

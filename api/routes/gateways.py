@@ -3,22 +3,27 @@ the collector recorded it from the gateway's retained status message."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from api.deps import RegistryDep
 from api.permissions import API_PREFIX
-from ganlink.registry import GatewayStatusRecord
+from ganlink.registry import GatewaySequenceRecord, GatewayStatusRecord, Registry
 
 router = APIRouter(prefix=API_PREFIX, tags=["gateways"])
 
 
 class GatewayStatus(BaseModel):
-    """One gateway's latest status. ``status`` is ``unknown`` for the plant's declared gateway when no
-    status was ever recorded; outbox fields are null when the gateway did not report them."""
+    """One gateway's latest status. ``status`` is what the gateway said (``online``, or ``offline`` from
+    its Will), ``unknown`` for the plant's declared gateway when no status was ever recorded; ``state``
+    is the same with ``backfilling`` for an online gateway replaying its outbox. Outbox fields are null
+    when the gateway did not report them (no outbox, or offline)."""
 
     gateway: str
     status: str
+    state: str
     since_ms: int | None
     reported_ms: int | None
     updated_ms: int | None
@@ -37,6 +42,7 @@ def gateway_status_view(record: GatewayStatusRecord) -> GatewayStatus:
     return GatewayStatus(
         gateway=record.gateway,
         status=record.status,
+        state="backfilling" if record.status == "online" and record.backfilling else record.status,
         since_ms=_ms(record.since_ns),
         reported_ms=_ms(record.reported_ns),
         updated_ms=_ms(record.updated_ns),
@@ -48,6 +54,48 @@ def gateway_status_view(record: GatewayStatusRecord) -> GatewayStatus:
     )
 
 
+class GatewaySequence(BaseModel):
+    """A gateway's message sequence (``seq`` increases per gateway) as the collectors counted it.
+
+    ``partial``: the collectors read through a shared subscription, each seeing only its share of the
+    gateway's messages; ``received`` is then their sum and gaps, duplicates and late messages cannot
+    be told (null). Otherwise the counts are one collector's complete view (the latest updated)."""
+
+    gateway: str
+    collectors: int
+    partial: bool
+    received: int
+    gaps: int | None
+    duplicates: int | None
+    out_of_order: int | None
+    last_seq: int
+    updated_ms: int
+
+
+def gateway_sequences(registry: Registry, gateways: Iterable[str]) -> list[GatewaySequence]:
+    """Sequence totals of these gateways (those no collector has counted are left out)."""
+    by_gateway: dict[str, list[GatewaySequenceRecord]] = {}
+    for record in registry.gateway_sequences(gateways):
+        by_gateway.setdefault(record.gateway, []).append(record)
+    out = []
+    for gateway, records in sorted(by_gateway.items()):
+        whole = [r for r in records if not r.shared]
+        if whole:
+            view = max(whole, key=lambda r: r.updated_ns)
+            out.append(GatewaySequence(
+                gateway=gateway, collectors=len(records), partial=False, received=view.received, gaps=view.gaps,
+                duplicates=view.duplicates, out_of_order=view.out_of_order, last_seq=view.last_seq,
+                updated_ms=view.updated_ns // 1_000_000,
+            ))  # fmt: skip
+            continue
+        out.append(GatewaySequence(
+            gateway=gateway, collectors=len(records), partial=True, received=sum(r.received for r in records),
+            gaps=None, duplicates=None, out_of_order=None, last_seq=max(r.last_seq for r in records),
+            updated_ms=max(r.updated_ns for r in records) // 1_000_000,
+        ))  # fmt: skip
+    return out
+
+
 @router.get("/plants/{plant}/gateways")
 async def plant_gateways(plant: str, registry: RegistryDep) -> list[GatewayStatus]:
     """The plant's gateways with their latest status, by gateway id (the declared one always listed)."""
@@ -57,7 +105,7 @@ async def plant_gateways(plant: str, registry: RegistryDep) -> list[GatewayStatu
     views = {record.gateway: gateway_status_view(record) for record in registry.gateway_statuses(plant)}
     if info.gateway not in views:
         views[info.gateway] = GatewayStatus(
-            gateway=info.gateway, status="unknown", since_ms=None, reported_ms=None, updated_ms=None,
+            gateway=info.gateway, status="unknown", state="unknown", since_ms=None, reported_ms=None, updated_ms=None,
             outbox_depth=None, oldest_age_s=None, hours_left=None, backfilling=None, drops=None,
         )  # fmt: skip
     return [views[gateway] for gateway in sorted(views)]
