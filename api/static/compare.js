@@ -2,61 +2,13 @@
 // formula popovers with inputs, confidence marks, CSV export, and the digitalization scorecard with trend.
 // Talks only to /api/v1 with the bearer token the workshop page stores (localStorage "ganlink.token").
 
-const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
+import {
+  $, ALARM_ROLES as ACK_ROLES, Unauthorized, apiFetch, el, setLink, showLogin, takeToken,
+} from "./common.js";
+
 const state = { token: null, me: null, period: { start: "now-24h", end: "now" }, compare: null, scorecard: null };
-const ACK_ROLES = new Set(["engineer", "integrator", "admin"]);
 
-class Unauthorized extends Error {}
-
-function el(tag, attrs = {}, ...children) {
-  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.setAttribute("class", value);
-    else if (name === "text") node.textContent = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-async function request(path, params = {}, method = "GET") {
-  const url = new URL(`/api/v1${path}`, window.location.origin);
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const response = await fetch(url, { method, headers: { Authorization: `Bearer ${state.token}` } });
-  if (response.status === 401) throw new Unauthorized("token refused");
-  if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      detail = (await response.json()).detail;
-      if (Array.isArray(detail)) detail = detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ");
-    } catch { /* not JSON */ }
-    throw new Error(`${response.status}: ${detail}`);
-  }
-  return response;
-}
-
-function takeToken() {
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const token = fragment.get("token");
-  if (token) {
-    localStorage.setItem("ganlink.token", token);
-    fragment.delete("token");
-    history.replaceState(null, "", window.location.pathname + window.location.search);
-  }
-  return localStorage.getItem("ganlink.token");
-}
-
-function showLogin(message = "") {
-  $("login-error").textContent = message;
-  if (!$("login").open) $("login").showModal();
-}
-
-function setLink(ok, text) {
-  $("link-state").className = `pill ${ok === true ? "pill-ok" : ok === false ? "pill-bad" : "pill-wait"}`;
-  $("link-state").textContent = text;
-}
+const request = (path, params = {}, method = "GET") => apiFetch(path, { params, method });
 
 // -- formatting -------------------------------------------------------------------------------
 

@@ -1,60 +1,11 @@
 // Onboarding: pending sensors of a plant with a sample of their stored readings and a commissioning
 // report; integrators approve (with unit, kind, range, period, class) or reject. Same token as the other pages.
 
-const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
+import {
+  $, Unauthorized, apiJson as api, el, setLink, showLogin, takeToken,
+} from "./common.js";
+
 const state = { token: null, plant: null, selected: null, sample: null };
-
-class Unauthorized extends Error {}
-
-function el(tag, attrs = {}, ...children) {
-  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.setAttribute("class", value);
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-async function api(path, { method = "GET", params = {}, body } = {}) {
-  const url = new URL(`/api/v1${path}`, window.location.origin);
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const headers = { Authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (response.status === 401) throw new Unauthorized("token refused");
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = JSON.stringify((await response.json()).detail); } catch { /* not JSON */ }
-    const error = new Error(`${response.status}: ${detail}`);
-    error.status = response.status;
-    throw error;
-  }
-  return response.status === 204 ? null : response.json();
-}
-
-function takeToken() {
-  const fragment = new URLSearchParams(window.location.hash.slice(1));
-  const token = fragment.get("token");
-  if (token) {
-    localStorage.setItem("ganlink.token", token);
-    fragment.delete("token");
-    history.replaceState(null, "", window.location.pathname + window.location.search);
-  }
-  return localStorage.getItem("ganlink.token");
-}
-
-function showLogin(message = "") {
-  $("login-error").textContent = message;
-  if (!$("login").open) $("login").showModal();
-}
-
-function setLink(ok, text) {
-  $("link-state").className = `pill ${ok === true ? "pill-ok" : ok === false ? "pill-bad" : "pill-wait"}`;
-  $("link-state").textContent = text;
-}
 
 function notice(text, ok) { $("notice").replaceChildren(el("div", { class: `notice ${ok ? "ok" : "err"}`, text })); }
 
