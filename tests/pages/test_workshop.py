@@ -108,7 +108,7 @@ async def test_live_values_arrive_through_the_line_stream_with_the_token_in_a_he
     stream_requests: list[Any] = []
 
     async def watch_streams(page: Any) -> None:
-        page.on("request", lambda r: stream_requests.append(r) if r.url.split("?")[0].endswith("/stream") else None)
+        page.on("request", lambda r: stream_requests.append(r) if is_stream(r.url) else None)
 
     async with live_kiln_feed(served.data_dir), workshop(served, "engineer", watch_streams) as (page, errors):
         first, second = await changed_text(page, f'{CHART} .chart-value[data-source="stream"]')
@@ -123,15 +123,31 @@ async def test_live_values_arrive_through_the_line_stream_with_the_token_in_a_he
         assert request.headers["authorization"] == f"Bearer {served.tokens['engineer']}"
 
 
-async def test_polling_takes_over_when_the_stream_is_refused(served: Served) -> None:
+def is_stream(url: str) -> bool:
+    return url.split("?", maxsplit=1)[0].endswith("/stream")
+
+
+async def test_polling_takes_over_while_the_stream_is_refused_and_the_stream_comes_back(served: Served) -> None:
+    refused: list[str] = []
+
+    async def refuse(route: Any) -> None:
+        refused.append(route.request.url)
+        await route.abort()
+
     async def refuse_streams(page: Any) -> None:
-        await page.route(lambda url: url.split("?")[0].endswith("/stream"), lambda route: route.abort())
+        await page.route(is_stream, refuse)
 
     async with live_kiln_feed(served.data_dir), workshop(served, "engineer", refuse_streams) as (page, errors):
         first, second = await changed_text(page, f'{CHART} .chart-value[data-source="poll"]')
         assert first != second
         await page.locator("#link-state").filter(has_text="polling").wait_for(timeout=10_000)
         assert await page.locator('.chart-value[data-source="stream"]').count() == 0
+        await page.wait_for_timeout(2_500)  # time for at least one retry
+        assert len([u for u in refused if "/lines/kiln-line-1/stream" in u]) >= 2, refused
+        await page.unroute(is_stream, refuse)
+        # the next retry (backing off: 2 s, 4 s, 8 s) gets through and the stream takes over again
+        await page.locator(f'{CHART} .chart-value[data-source="stream"]').wait_for(timeout=20_000)
+        await page.locator("#link-state").filter(has_text="stream").wait_for(timeout=10_000)
         assert errors == []
 
 
@@ -197,8 +213,7 @@ async def test_a_refused_action_shows_the_apis_409_on_the_alarm(served: Served) 
         alarm = page.locator('#alarms li[data-alarm="wk-conflict"]')
         await alarm.locator("button.ack").wait_for(timeout=15_000)
         # the page keeps its list (no refresh, no stream) while someone else acknowledges the alarm
-        await page.route(lambda url: "/alarms?" in url or url.split("?")[0].endswith("/stream"),
-                         lambda route: route.abort())  # fmt: skip
+        await page.route(lambda url: "/alarms?" in url or is_stream(url), lambda route: route.abort())
         status, _ = api_call(served, "/api/v1/alarms/wk-conflict/acknowledge", "admin", "POST")
         assert status == 200
         await alarm.locator("button.ack").click()
