@@ -74,10 +74,10 @@ class MemoryStore:
         )
         return [SeriesPoint(t, v) for t, v in points]
 
-    async def latest(self, selector: SensorSelector) -> list[LatestValue]:
+    async def latest(self, selector: SensorSelector, *, since_ns: int | None = None) -> list[LatestValue]:
         newest: dict[tuple[DevicePath, str], Reading] = {}
         for (device, sensor, time_ns), reading in self.readings.items():
-            if _matches(selector, device, sensor):
+            if (since_ns is None or time_ns >= since_ns) and _matches(selector, device, sensor):
                 held = newest.get((device, sensor))
                 if held is None or held.time_ns < time_ns:
                     newest[(device, sensor)] = reading

@@ -270,11 +270,15 @@ class EmbeddedStore:
         named["width"] = int(bucket_ns)
         return [SeriesPoint(int(row[0]), float(row[1])) for row in self._db.execute(_BUCKET_SQL[aggregate], named)]
 
-    async def latest(self, selector: SensorSelector) -> list[LatestValue]:
-        return await self._run(lambda: self._latest(selector))
+    async def latest(self, selector: SensorSelector, *, since_ns: int | None = None) -> list[LatestValue]:
+        return await self._run(lambda: self._latest(selector, since_ns))
 
-    def _latest(self, selector: SensorSelector) -> list[LatestValue]:
-        where, parameters = _selector_where(selector)
+    def _latest(self, selector: SensorSelector, since_ns: int | None = None) -> list[LatestValue]:
+        where, levels = _selector_where(selector)
+        parameters: list[str | int] = [*levels]
+        if since_ns is not None:
+            where += " AND r.time_ns >= ?"
+            parameters.append(int(since_ns))
         sql = (
             "SELECT s.plant, s.area, s.line, s.device, s.sensor, r.time_ns, r.value, r.quality "  # noqa: S608
             "FROM sensors s JOIN readings r ON r.sensor_id = s.id "

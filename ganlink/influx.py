@@ -326,12 +326,15 @@ class InfluxStore:
         points.sort(key=lambda point: point.time_ns)
         return points
 
-    async def latest(self, selector: SensorSelector) -> list[LatestValue]:
+    async def latest(self, selector: SensorSelector, *, since_ns: int | None = None) -> list[LatestValue]:
         # last() alone as the selector: 1.x then returns the point's own time and its quality.
+        where = _selector_clause(selector)
+        if since_ns is not None:  # without a time bound InfluxDB opens every shard of the history
+            where += f" AND time >= {int(since_ns)}"
         statement = _select(
             'last("value"), "quality"',
             TELEMETRY_MEASUREMENT,
-            _selector_clause(selector),
+            where,
             f"GROUP BY {', '.join(map(quote_identifier, _TAG_LEVELS))}",
         )
         latest: list[LatestValue] = []

@@ -92,8 +92,9 @@ class TimeSeriesStore(Protocol):
         """Readings of one sensor in [start_ns, end_ns); with ``bucket_ns``, one aggregate per
         non-empty bucket aligned to multiples of ``bucket_ns`` since the epoch."""
 
-    async def latest(self, selector: SensorSelector) -> list[LatestValue]:
-        """The newest reading of every sensor matching ``selector``."""
+    async def latest(self, selector: SensorSelector, *, since_ns: int | None = None) -> list[LatestValue]:
+        """The newest reading of every sensor matching ``selector``; with ``since_ns``, only readings
+        at or after it count (a sensor silent since then is left out), which bounds the search."""
 
     async def events(
         self, selector: SensorSelector, start_ns: int, end_ns: int, *, limit: int = 1000

@@ -118,7 +118,7 @@ class _BrokenStore:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    async def latest(self, *_: object) -> list[object]:
+    async def latest(self, *_: object, **__: object) -> list[object]:
         raise self.error
 
 

@@ -8,6 +8,7 @@ import pytest
 from api.timerange import MAX_POINTS, choose_bucket_ns, parse_duration_ns, parse_time_ns
 from ganlink.schema import AnomalyEvent, Quality, Reading
 from ganlink.store import TimeSeriesStore
+from ganlink.timestamps import now_ns
 from ganlink.topics import DevicePath
 
 S = 1_000_000_000
@@ -21,9 +22,9 @@ def _ms(ns: int) -> int:
     return ns // 1_000_000
 
 
-async def _one_hz(store: TimeSeriesStore, seconds: int, *, sensor: str = "gas-temp") -> None:
-    """Gas temperature ramping 1000 + i*0.01 Cel, one reading per second from T0."""
-    readings = [Reading(FURNACE, sensor, T0 + i * S, 1000.0 + i * 0.01) for i in range(seconds)]
+async def _one_hz(store: TimeSeriesStore, seconds: int, *, sensor: str = "gas-temp", start: int = T0) -> None:
+    """Gas temperature ramping 1000 + i*0.01 Cel, one reading per second from ``start`` (T0)."""
+    readings = [Reading(FURNACE, sensor, start + i * S, 1000.0 + i * 0.01) for i in range(seconds)]
     for start in range(0, len(readings), 20_000):
         await store.write_readings(readings[start : start + 20_000])
 
@@ -126,13 +127,14 @@ async def test_sensor_faster_than_its_period_is_still_bucketed(
 async def test_line_latest_gives_newest_value_per_sensor_and_null_without_data(
     client: httpx.AsyncClient, auth: dict[str, dict[str, str]], store: TimeSeriesStore
 ) -> None:
-    await _one_hz(store, 30)
-    await store.write_readings([Reading(FURNACE, "o2", T0 + 5 * S, 20.5, Quality.UNCERTAIN)])
+    recent = (now_ns() // S - 60) * S  # latest values are searched in the last hour(s) only
+    await _one_hz(store, 30, start=recent)
+    await store.write_readings([Reading(FURNACE, "o2", recent + 5 * S, 20.5, Quality.UNCERTAIN)])
     body = (await client.get(f"{LINE}/latest", headers=auth["viewer"])).json()
     by_sensor = {r["sensor"]: r for r in body}
     assert set(by_sensor) == {"gas-temp", "o2", "recipe-ratio"}
     assert by_sensor["gas-temp"]["value"] == pytest.approx(1000.29)
-    assert by_sensor["gas-temp"]["time_ms"] == _ms(T0 + 29 * S)
+    assert by_sensor["gas-temp"]["time_ms"] == _ms(recent + 29 * S)
     assert by_sensor["o2"]["quality"] == "uncertain"
     assert by_sensor["recipe-ratio"]["value"] is None
     keys_only = (await client.get(f"{LINE}/latest", params={"key": "true"}, headers=auth["viewer"])).json()
@@ -142,7 +144,7 @@ async def test_line_latest_gives_newest_value_per_sensor_and_null_without_data(
 async def test_plant_latest_defaults_to_key_sensors_of_every_line(
     client: httpx.AsyncClient, auth: dict[str, dict[str, str]], store: TimeSeriesStore
 ) -> None:
-    await _one_hz(store, 3)
+    await _one_hz(store, 3, start=(now_ns() // S - 60) * S)
     body = (await client.get("/api/v1/plants/test-smelter/latest", headers=auth["viewer"])).json()
     assert [(r["line"], r["sensor"], r["value"] is not None) for r in body] == [
         ("furnace-1", "gas-temp", True),
