@@ -5,17 +5,16 @@
 import { AlarmList } from "./alarms.js";
 import { drawChart, formatValue } from "./chart.js";
 import {
-  $, ApiError, Unauthorized, apiJson, el, forgetToken, setLink, showLogin, storeToken, takeToken,
+  $, Unauthorized, ageText, apiJson, el, forgetToken, setLink, showLogin, storeToken, takeToken,
 } from "./common.js";
 import { LineStream } from "./live.js";
+import { refreshOverview, renderPlantCards, showGatewaysOf } from "./overview.js";
 
 const LINE_POLL_MS = 2000;
 const OVERVIEW_POLL_MS = 5000;
 const ANOMALY_POLL_MS = 5000;
 const COMPLETENESS_POLL_MS = 30_000;
 const MAX_CHARTS = 8;
-// Without a gateway status, a plant whose freshest reading is older than this counts as offline.
-const DERIVED_OFFLINE_S = 60;
 
 const state = {
   me: null,
@@ -40,100 +39,6 @@ $("login-form").addEventListener("submit", (event) => {
   start();
 });
 $("logout").addEventListener("click", () => { forgetToken(); window.location.reload(); });
-
-// -- plant overview and gateway status ---------------------------------------------------------
-
-function renderPlantCards() {
-  const cards = state.plants.map((plant) => el("div", {
-    class: `plant-card${plant.id === state.selection.plant ? " selected" : ""}`,
-    "data-plant": plant.id,
-    onclick: () => selectPlant(plant.id),
-  },
-  el("div", { class: "title" },
-    el("b", { text: plant.name }),
-    el("span", { class: "industry", text: `${plant.industry} · ${plant.nameplate_value} ${plant.nameplate_unit}` })),
-  el("div", { class: "gateways", "data-role": "gateways" }),
-  el("div", { class: "kv", "data-role": "values" }, el("span", { text: "waiting for data…" }), el("span"))));
-  $("plant-cards").replaceChildren(...cards);
-}
-
-function hoursText(hours) { return hours >= 10 ? hours.toFixed(0) : hours.toFixed(1); }
-
-function ageText(seconds) {
-  if (seconds < 120) return `${seconds.toFixed(0)} s`;
-  if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
-
-/** A pill for one gateway status from /plants/{plant}/gateways. */
-function gatewayPill(gateway) {
-  const backfilling = gateway.backfilling || gateway.status === "backfilling";
-  const shown = backfilling ? "backfilling" : gateway.status;
-  const kind = shown === "online" ? "pill-ok" : shown === "offline" ? "pill-bad" : "pill-wait";
-  const buffer = gateway.hours_left === null ? "" : ` · buffer ${hoursText(gateway.hours_left)} h`;
-  const title = [`gateway ${gateway.gateway}: ${shown}`,
-    gateway.since_ms ? `since ${new Date(gateway.since_ms).toLocaleString()}` : "",
-    gateway.outbox_depth !== null ? `outbox ${gateway.outbox_depth} messages` : "",
-    gateway.oldest_age_s ? `oldest buffered ${ageText(gateway.oldest_age_s)}` : "",
-    gateway.hours_left !== null ? `${hoursText(gateway.hours_left)} h of buffer left` : "",
-  ].filter(Boolean).join("\n");
-  return el("span", { class: `pill ${kind} gateway-pill`, "data-gateway": gateway.gateway, "data-status": shown, title },
-    `${gateway.gateway} ${shown}${buffer}`);
-}
-
-/** Without the gateways route: online while the plant's freshest reading is recent. */
-function derivedGatewayPill(latest) {
-  const newest = Math.max(...latest.map((r) => r.time_ms ?? 0));
-  const ageS = (Date.now() - newest) / 1000;
-  const shown = newest > 0 && ageS < DERIVED_OFFLINE_S ? "online" : "offline";
-  return el("span", {
-    class: `pill ${shown === "online" ? "pill-ok" : "pill-bad"} gateway-pill derived`, "data-status": shown,
-    title: `derived from the freshest reading (${newest > 0 ? ageText(ageS) : "none"} old): no gateway status available`,
-  }, `gateway ${shown}?`);
-}
-
-async function gatewayPills(plantId, latest) {
-  try {
-    return (await apiJson(`/plants/${plantId}/gateways`)).map(gatewayPill);
-  } catch (error) {
-    if (error instanceof ApiError) return [derivedGatewayPill(latest)];
-    throw error;
-  }
-}
-
-function overviewRows(latest) {
-  const rows = [];
-  for (const reading of latest.slice(0, 6)) {
-    rows.push(el("span", { text: `${reading.line} · ${reading.name}`, title: reading.sensor_id }));
-    rows.push(el("span", {
-      class: `mono${reading.value === null ? " muted" : ""}`,
-      "data-sensor": reading.sensor_id,
-      text: reading.value === null ? "—" : `${formatValue(reading.value)} ${reading.unit}`,
-    }));
-  }
-  if (rows.length === 0) rows.push(el("span", { text: "no key sensors" }), el("span"));
-  return rows;
-}
-
-async function refreshPlantCard(plant) {
-  const card = document.querySelector(`.plant-card[data-plant="${plant.id}"]`);
-  const latest = await apiJson(`/plants/${plant.id}/latest`);
-  const pills = await gatewayPills(plant.id, latest);
-  if (!card) return;
-  card.querySelector('[data-role="values"]').replaceChildren(...overviewRows(latest));
-  card.querySelector('[data-role="gateways"]').replaceChildren(...pills);
-  if (plant.id === state.selection.plant) $("gateway-state").replaceChildren(...pills.map((p) => p.cloneNode(true)));
-}
-
-async function refreshOverview() {
-  await Promise.all(state.plants.map(async (plant) => {
-    try {
-      await refreshPlantCard(plant);
-    } catch (error) {
-      if (error instanceof Unauthorized) throw error;
-    }
-  }));
-}
 
 // -- pickers -----------------------------------------------------------------------------------
 
@@ -162,10 +67,7 @@ function selectPlant(plantId, areaId = null, lineId = null) {
   for (const card of document.querySelectorAll(".plant-card")) {
     card.classList.toggle("selected", card.dataset.plant === plantId);
   }
-  if (plantChanged) {
-    const pills = document.querySelectorAll(`.plant-card[data-plant="${plantId}"] .gateway-pill`);
-    $("gateway-state").replaceChildren(...[...pills].map((p) => p.cloneNode(true)));
-  }
+  if (plantChanged) showGatewaysOf(plantId);
   loadLine();
 }
 
@@ -450,14 +352,15 @@ async function start() {
   }
   state.alarms = new AlarmList(state.me.role, refreshAlarms);
   setLink(null, "connecting");
-  renderPlantCards();
+  renderPlantCards(state.plants, state.selection.plant, (plantId) => selectPlant(plantId));
   const saved = JSON.parse(localStorage.getItem("ganlink.selection") || "null");
   const first = state.plants[0];
   if (saved && state.trees.has(saved.plant)) selectPlant(saved.plant, saved.area, saved.line);
   else if (first) selectPlant(first.id);
-  await refreshOverview().catch(() => {});
+  const overview = () => refreshOverview(state.plants, state.selection.plant);
+  await overview().catch(() => {});
   every(LINE_POLL_MS, pollLine);
-  every(OVERVIEW_POLL_MS, refreshOverview);
+  every(OVERVIEW_POLL_MS, overview);
   every(ANOMALY_POLL_MS, refreshAnomalies);
   every(ANOMALY_POLL_MS, refreshAlarms);
   every(COMPLETENESS_POLL_MS, refreshCompleteness);

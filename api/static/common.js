@@ -85,5 +85,12 @@ export function setLink(ok, text) {
   $("link-state").textContent = text;
 }
 
+/** A duration in seconds as "42 s", "17 min" or "3.5 h". */
+export function ageText(seconds) {
+  if (seconds < 120) return `${seconds.toFixed(0)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 /** Roles that may acknowledge, label, shelve and comment alarms (api/permissions.py: ACK_ALARM). */
 export const ALARM_ROLES = new Set(["engineer", "integrator", "admin"]);
