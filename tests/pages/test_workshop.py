@@ -154,7 +154,8 @@ async def test_polling_takes_over_while_the_stream_is_refused_and_the_stream_com
 async def test_an_anomaly_is_marked_on_its_chart_with_detector_score_and_why(served: Served) -> None:
     why = "feed rate 40 % under the seasonal expectation"
     open_alarm(served, "wk-marker", why)  # analytics records the why on the alarm; the event store keeps no details
-    event = AnomalyEvent(KILN_FEED, "feed-rate", "seasonal", time.time_ns() - 90 * S, 0.93, 212.0, "wk-marker")
+    event_ns = time.time_ns() - 90 * S
+    event = AnomalyEvent(KILN_FEED, "feed-rate", "seasonal", event_ns, 0.93, 212.0, "wk-marker")
     async with await EmbeddedStore.open(served.data_dir / "timeseries.sqlite") as store:
         await store.write_events([event])
     async with live_kiln_feed(served.data_dir), workshop(served, "viewer") as (page, errors):
@@ -163,10 +164,11 @@ async def test_an_anomaly_is_marked_on_its_chart_with_detector_score_and_why(ser
             "sel => (document.querySelector(sel).dataset.markerX || '') !== ''", arg=f"{CHART} canvas", timeout=20_000
         )
         xs = [float(x) for x in (await canvas.get_attribute("data-marker-x") or "").split()]
+        age_s = (time.time_ns() - event_ns) / S
         box = await canvas.bounding_box()
         assert box is not None
-        # the mark sits where 90 s ago is on a 10-minute axis (plot from x=46 to width-6), within a few pixels
-        expected = 46 + (box["width"] - 52) * (1 - 90 / 600)
+        # the mark sits at the event's age on the 10-minute axis (plot from x=46 to width-6), within a few pixels
+        expected = 46 + (box["width"] - 52) * (1 - age_s / 600)
         assert any(abs(x - expected) < 8 for x in xs), (xs, expected)
         x = min(xs, key=lambda value: abs(value - expected))
         await canvas.hover(position={"x": x, "y": 20})
