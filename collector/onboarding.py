@@ -77,7 +77,8 @@ class UnknownSensorReporter:
         self._max_sensors = max_sensors
         self._known: dict[DevicePath, frozenset[str]] = {}
         self.refreshed_at = float("-inf")  # time.monotonic() of the last refresh
-        self._sightings: dict[str, _Sighting] = {}
+        self._sightings: dict[DevicePath, dict[str, _Sighting]] = {}
+        self._sighted_sensors = 0
         self.sensors_reported = 0
         self.sightings_dropped = 0
 
@@ -90,38 +91,44 @@ class UnknownSensorReporter:
 
     def observe(self, readings: Sequence[Reading]) -> None:
         """Note the readings (already written) whose sensor is not known; nothing is reported here."""
-        known = self._known
+        known, sightings = self._known, self._sightings
         device: DevicePath | None = None
         names = _NOTHING
+        seen: dict[str, _Sighting] | None = None
         for reading in readings:
             if reading.device is not device:  # a message's readings share one DevicePath object
                 device = reading.device
                 names = known.get(device, _NOTHING)
-            if reading.sensor not in names:
-                self._sight(reading)
+                seen = None
+            if reading.sensor in names:
+                continue
+            if seen is None:
+                seen = sightings.setdefault(device, {})
+            sighting = seen.get(reading.sensor)
+            if sighting is None:
+                self._first_sight(seen, reading)
+                continue
+            sighting.count += 1
+            if reading.time_ns < sighting.oldest.time_ns:
+                sighting.oldest = reading
+            if reading.time_ns >= sighting.newest.time_ns:
+                sighting.newest = reading
 
-    def _sight(self, reading: Reading) -> None:
-        sensor_id = reading.sensor_id
-        sighting = self._sightings.get(sensor_id)
-        if sighting is None:
-            if len(self._sightings) >= self._max_sensors:
-                self.sightings_dropped += 1
-                return
-            self._sightings[sensor_id] = _Sighting(reading, reading, 1)
+    def _first_sight(self, seen: dict[str, _Sighting], reading: Reading) -> None:
+        if self._sighted_sensors >= self._max_sensors:
+            self.sightings_dropped += 1
             return
-        sighting.count += 1
-        if reading.time_ns < sighting.oldest.time_ns:
-            sighting.oldest = reading
-        if reading.time_ns >= sighting.newest.time_ns:
-            sighting.newest = reading
+        self._sighted_sensors += 1
+        seen[reading.sensor] = _Sighting(reading, reading, 1)
 
     async def report(self) -> int:
         """Send what was sighted since the last report; returns how many sensors became newly pending."""
-        if not self._sightings:
+        if not self._sighted_sensors:
             return 0
-        sightings, self._sightings = self._sightings, {}
-        summary = [r for s in sightings.values() for r in ((s.oldest, s.newest) if s.count > 1 else (s.newest,))]
-        counts = {sensor_id: s.count for sensor_id, s in sightings.items()}
+        sightings = [s for seen in self._sightings.values() for s in seen.values()]
+        self._sightings, self._sighted_sensors = {}, 0
+        summary = [r for s in sightings for r in ((s.oldest, s.newest) if s.count > 1 else (s.newest,))]
+        counts = {s.newest.sensor_id: s.count for s in sightings}
         added = await asyncio.to_thread(self._registry.report_unknown_readings, summary, seen_counts=counts)
         self.sensors_reported += len(sightings)
         if added:
