@@ -25,6 +25,8 @@ const state = {
   charts: new Map(), // sensor_id -> {meta, points, elements, markers}
   anomalies: new Map(), // sensor_id -> [anomaly event]
   latest: new Map(), // sensor_id -> {reading, source}
+  // The event store keeps no details; the why is on the event's alarm, fetched once per alarm on hover.
+  alarmWhy: new Map(), // alarm id -> why text ("" when none)
   stream: null,
   alarms: null,
   lineGeneration: 0,
@@ -103,14 +105,11 @@ function buildChart(meta) {
   return { panel, value, marker, canvas, stamp };
 }
 
-// The event store keeps no details; the why is on the event's alarm, fetched once per alarm on hover.
-const alarmWhy = new Map(); // alarm id -> why text ("" when none)
-
 async function fetchWhy(alarmId) {
-  if (alarmWhy.has(alarmId)) return;
-  alarmWhy.set(alarmId, "");
+  if (state.alarmWhy.has(alarmId)) return;
+  state.alarmWhy.set(alarmId, "");
   try {
-    alarmWhy.set(alarmId, (await apiJson(`/alarms/${encodeURIComponent(alarmId)}`)).details?.why || "");
+    state.alarmWhy.set(alarmId, (await apiJson(`/alarms/${encodeURIComponent(alarmId)}`)).details?.why || "");
   } catch { /* no alarm for it (yet): the tooltip goes without a why */ }
 }
 
@@ -118,7 +117,7 @@ function anomalyTip(event) {
   const details = event.details || {};
   const lines = [`${event.detector} · score ${event.score.toFixed(2)} · ${new Date(event.time_ms).toLocaleTimeString()}`];
   if (event.value !== null) lines.push(`value ${formatValue(event.value)}${details.unit ? ` ${details.unit}` : ""}`);
-  const why = details.why || alarmWhy.get(event.alarm_id);
+  const why = details.why || state.alarmWhy.get(event.alarm_id);
   if (why) lines.push(why);
   return lines;
 }
@@ -134,7 +133,7 @@ function showTip(chart, mouse) {
   tip.hidden = false;
   tip.style.left = `${Math.min(window.innerWidth - 340, mouse.clientX + 12)}px`;
   tip.style.top = `${mouse.clientY + 12}px`;
-  const missing = near.filter((m) => m.event.alarm_id && !alarmWhy.has(m.event.alarm_id));
+  const missing = near.filter((m) => m.event.alarm_id && !state.alarmWhy.has(m.event.alarm_id));
   if (missing.length) {
     Promise.all(missing.map((m) => fetchWhy(m.event.alarm_id))).then(() => { if (!tip.hidden) showTip(chart, mouse); });
   }

@@ -95,7 +95,8 @@ function drawGrid(ctx, frame, lo, hi) {
   for (let t = Math.ceil(startMs / tickMs) * tickMs; t <= nowMs; t += tickMs) {
     const px = Math.round(x(t)) + 0.5;
     ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, top + plotH); ctx.stroke();
-    if (Math.round(t / tickMs) % labelEvery === 0) ctx.fillText(clockLabel(t), px, top + plotH + 3);
+    const fits = px + 16 <= width; // a label cut at the right edge reads as another time
+    if (fits && Math.round(t / tickMs) % labelEvery === 0) ctx.fillText(clockLabel(t), px, top + plotH + 3);
   }
 }
 
