@@ -10,6 +10,17 @@ import pytest
 from ganlink.servers import InfluxServer, MosquittoServer, missing_server_binaries
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Debian's headless Chromium, never a downloaded browser; no background traffic on a closed network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _require_servers() -> None:

@@ -21,17 +21,10 @@ from ganlink.registry import Registry, Role
 from ganlink.schema import AnomalyEvent, Reading
 from ganlink.servers import free_port, wait_for_port
 
+from ..conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GAS = "test-smelter.smelting.furnace-1.burner-1.gas-temp"
 
 
@@ -107,7 +100,7 @@ async def test_page_shows_live_values_that_change(served: tuple[str, str, Path])
     url, token, data_dir = served
     ARTIFACTS.mkdir(exist_ok=True)
     async with live_feed(data_dir), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1500, "height": 950})
             errors: list[str] = []

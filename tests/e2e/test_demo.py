@@ -18,17 +18,10 @@ from playwright.sync_api import sync_playwright
 
 from ganlink.assets import bundled_plant_files
 
+from ..conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -70,7 +63,7 @@ def test_demo_page_shows_live_data_of_every_plant_and_ctrl_c_stops_it(
     assert len(plants) == 3
     opened = time.monotonic()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url)
         for plant in plants:

@@ -25,13 +25,11 @@ from ganlink.registry import Registry
 from ganlink.schema import Reading
 from ganlink.topics import DevicePath
 
+from ..conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from .conftest import NEW_PROBE_ID, Served
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
 KILN_FEED = DevicePath("conch-cement", "clinker", "kiln-line-1", "kiln-feed")
 
 
@@ -41,7 +39,7 @@ async def browser_page(url: str, token: str) -> AsyncIterator[tuple[Any, list[st
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1500, "height": 950}, accept_downloads=True)
             errors: list[str] = []

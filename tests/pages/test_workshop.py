@@ -23,8 +23,9 @@ from ganlink.registry import Registry
 from ganlink.registry_gateways import GatewayStatusRecord
 from ganlink.schema import AnomalyEvent
 
+from ..conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from .conftest import Served
-from .test_pages import ARTIFACTS, CHROMIUM_ARGS, KILN_FEED, live_kiln_feed
+from .test_pages import KILN_FEED, live_kiln_feed
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +48,7 @@ async def workshop(served: Served, role: str, prepare: Prepare = _nothing) -> As
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1500, "height": 1000})
             errors: list[str] = []
