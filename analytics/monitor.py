@@ -26,7 +26,6 @@ from analytics.scoring import (
     StatisticalFactory,
     default_device_detector,
     default_statistical_detectors,
-    model_version_of,
 )
 from analytics.shifts import ShiftCalendar
 from analytics.silence import DEVICE_SCOPE_SENSOR, GATEWAY_SCOPE_SENSOR, SilenceAlarm, SilenceMonitor
@@ -62,6 +61,8 @@ class Monitor:
     shelved_until_ns: dict[str, int] = field(default_factory=dict)
     skipped_unknown: int = 0
     skipped_out_of_order: int = 0
+    by_device: dict[DevicePath, dict[str, SensorModel]] = field(default_factory=dict, repr=False)
+    """The same sensor models as ``sensors``, by device and then sensor name (one device lookup per message)."""
 
     def __post_init__(self) -> None:
         for plant_file in self.plant_files:
@@ -78,8 +79,10 @@ class Monitor:
         analog = [s.id for s in sensors if s.kind not in NON_ANALOG_KINDS]
         state = next((s.id for s in sensors if s.kind == "state"), None)
         self.devices[path] = DeviceModel(path, analog, state, self.multivariate, list(sensors))
+        models = self.by_device.setdefault(path, {})
         for sensor in sensors:
-            self.sensors[(path, sensor.id)] = SensorModel(SensorRef(device=path, sensor=sensor), self.statistical)
+            model = SensorModel(SensorRef(device=path, sensor=sensor), self.statistical)
+            self.sensors[(path, sensor.id)] = models[sensor.id] = model
 
     def alarm_keys(self) -> list[str]:
         """The ids alarms are raised under: every sensor's full id and each device's ``.device``."""
@@ -97,14 +100,21 @@ class Monitor:
     def observe_many(self, readings: Iterable[Reading], arrived_ns: int) -> list[AnomalyEvent]:
         """Score a message's readings in time order (state sensors first at each time, so the mode
         is known), then each device once per reading time."""
+        batch = readings if isinstance(readings, list) else list(readings)
+        if not batch:
+            return []
+        path, time_ns = batch[0].device, batch[0].time_ns
+        if all(r.time_ns == time_ns and (r.device is path or r.device == path) for r in batch):
+            return self._observe_message(path, time_ns, batch, arrived_ns)  # a gateway's usual message
         events: list[AnomalyEvent] = []
         pending: dict[DevicePath, int] = {}
-        for reading in sorted(readings, key=self._order):
+        for reading in sorted(batch, key=self._order):
             due = pending.get(reading.device)
             if due is not None and due != reading.time_ns:
                 events.extend(self._assess_device(reading.device, due))
             events.extend(self.observe(reading, arrived_ns))
-            pending[reading.device] = reading.time_ns
+            if reading.device in self.devices:
+                pending[reading.device] = reading.time_ns
         for device, due in pending.items():
             events.extend(self._assess_device(device, due))
         return events
@@ -112,6 +122,49 @@ class Monitor:
     def _order(self, reading: Reading) -> tuple[int, int]:
         device = self.devices.get(reading.device)
         return (reading.time_ns, 0 if device is not None and device.state_sensor == reading.sensor else 1)
+
+    def _observe_message(
+        self, path: DevicePath, time_ns: int, readings: list[Reading], arrived_ns: int
+    ) -> list[AnomalyEvent]:
+        """:meth:`observe_many` for readings of one device at one time: the same steps, with the
+        device, its mode and its settling looked up once instead of per reading."""
+        device = self.devices.get(path)
+        if device is None:
+            self.skipped_unknown += len(readings)
+            return []
+        models = self.by_device[path]
+        state = device.state_sensor
+        if state is not None and any(r.sensor == state for r in readings):
+            readings = [r for r in readings if r.sensor == state] + [r for r in readings if r.sensor != state]
+        events: list[AnomalyEvent] = []
+        quiet = not self.silence.engine.incidents  # no silence alarm to clear: note arrivals in bulk
+        if quiet:
+            self.silence.heard_all(path, [r.sensor for r in readings if r.sensor in models], arrived_ns)
+        settling: bool | None = None
+        for reading in readings:
+            sensor = reading.sensor
+            model = models.get(sensor)
+            if model is None:
+                self.skipped_unknown += 1
+                continue
+            if not quiet:
+                events.extend(self._heard(path, sensor, arrived_ns))
+            if time_ns <= model.last_time_ns:
+                self.skipped_out_of_order += 1
+                continue
+            model.last_time_ns = time_ns
+            if reading.quality is Quality.BAD:
+                continue
+            if sensor == state:
+                device.note_state(reading.value, time_ns)
+                settling = None
+            if settling is None:
+                settling = self._settling(device, time_ns)
+            change = self._score(model, device, reading.value, time_ns, settling)
+            if change is not None:
+                events.append(self._event(change, path, sensor, reading.value, model.ref.sensor))
+        events.extend(self._assess_device(path, time_ns))
+        return events
 
     def observe(self, reading: Reading, arrived_ns: int) -> list[AnomalyEvent]:
         """Score one reading (source time orders it); ``arrived_ns`` is the silence clock.
@@ -131,28 +184,46 @@ class Monitor:
         if reading.sensor == device.state_sensor:
             device.note_state(reading.value, reading.time_ns)
         settling = self._settling(device, reading.time_ns)
-        findings = model.assess(reading.value, device.operating_mode, settling=settling)
-        if reading.sensor in device.analog:
-            device.latest[reading.sensor] = reading.value
-        change = self.engine.observe(model.ref.sensor_id, reading.time_ns, findings)
+        change = self._score(model, device, reading.value, reading.time_ns, settling)
         if change is not None:
             events.append(self._event(change, reading.device, reading.sensor, reading.value, model.ref.sensor))
         return events
 
+    def _score(
+        self, model: SensorModel, device: DeviceModel, value: float, time_ns: int, settling: bool
+    ) -> AlarmChange | None:
+        """Score and learn one value of a sensor; the alarm change it causes, if any."""
+        engine = self.engine
+        key = model.sensor_id
+        factor = engine.threshold_factors.get(key, 1.0)
+        findings = model.assess(
+            value, device.operating_mode, settling=settling, factor=factor, floor_ratio=engine.off_ratio
+        )
+        if model.analog:
+            device.latest[model.ref.sensor.id] = value
+        if not findings and not engine.in_alarm(key):
+            return None  # the engine would change nothing
+        return engine.observe(key, time_ns, findings)
+
     def _assess_device(self, path: DevicePath, time_ns: int) -> list[AnomalyEvent]:
         device = self.devices[path]
         score = device.assess(time_ns)
-        detector = device.detector()
-        if score is None or detector is None:
+        if score is None:
             return []
-        key = path.sensor_id(DEVICE_SCOPE_SENSOR)
-        in_alarm = self.engine.in_alarm(key)
-        if not in_alarm and any(self.engine.in_alarm(path.sensor_id(s)) for s in device.analog):
+        detector = device.detector()
+        if detector is None:
+            return []
+        key = device.alarm_key
+        engine = self.engine
+        in_alarm = engine.in_alarm(key)
+        if not in_alarm and any(engine.in_alarm(k) for k in device.analog_keys):
             return []  # a sensor of this device is already in alarm: the same incident
         if not in_alarm and self._settling(device, time_ns):
             return []
-        finding = Finding("pca", model_version_of("pca", detector), score, self.device_threshold, Severity.MINOR)
-        change = self.engine.observe(key, time_ns, [finding] if score > 0 else [])
+        if score <= 0 and not in_alarm:
+            return []  # no finding and no incident: the engine would change nothing
+        finding = Finding("pca", device.model_version(detector), score, self.device_threshold, Severity.MINOR)
+        change = engine.observe(key, time_ns, [finding] if score > 0 else [])
         if change is None:
             return []
         deviations = self._deviations(path)
@@ -254,4 +325,3 @@ def _why(finding: Finding, value: float, spec: Sensor | None) -> str:
         return f"{finding.detector}: value {value:g}{unit} scored {finding.score:.2f}"
     low, high = finding.expected
     return f"{finding.detector}: value {value:g}{unit} outside expected [{low:g}, {high:g}]{unit}"
-

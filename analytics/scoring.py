@@ -18,6 +18,7 @@ from analytics.alarms import Finding
 from analytics.detectors import Detector, make_detector
 from analytics.robust import RobustZScore
 from analytics.rules import NON_ANALOG_KINDS, RangeRule, RateOfChangeRule, StuckRule, rules_for_sensor
+from analytics.silence import DEVICE_SCOPE_SENSOR
 from ganlink.alarms import Severity
 from ganlink.assets import Sensor, SensorRef
 from ganlink.topics import DevicePath
@@ -126,6 +127,14 @@ class SensorModel:
     statistical: StatisticalFactory
     modes: dict[Mode, list[ExplainedDetector]] = field(default_factory=dict)
     last_time_ns: int = -1
+    sensor_id: str = field(init=False, repr=False)
+    """The full dotted id (the alarm key), computed once."""
+    analog: bool = field(init=False, repr=False)
+    """Whether the device's multivariate detector takes this sensor."""
+
+    def __post_init__(self) -> None:
+        self.sensor_id = self.ref.sensor_id
+        self.analog = self.ref.sensor.kind not in NON_ANALOG_KINDS
 
     def detectors(self, mode: Mode) -> list[ExplainedDetector]:
         detectors = self.modes.get(mode)
@@ -134,13 +143,21 @@ class SensorModel:
             self.modes[mode] = detectors
         return detectors
 
-    def assess(self, value: float, mode: Mode, *, settling: bool) -> list[Finding]:
+    def assess(
+        self, value: float, mode: Mode, *, settling: bool, factor: float = 1.0, floor_ratio: float = 0.0
+    ) -> list[Finding]:
         """Score ``value`` with the mode's detectors, then learn from it; while ``settling`` after a
-        mode change only the engineering range counts."""
+        mode change only the engineering range counts. Only findings whose score reaches
+        ``floor_ratio`` of their threshold (times the alarm engine's ``factor``) are returned: the
+        engine ignores weaker ones (its ``off_ratio``), and building them is most of the cost."""
         findings = []
         for detector in self.detectors(mode):
             score = detector.score_one(value)
-            if score > 0.0 and (not settling or isinstance(detector, RangeRule)):
+            if (
+                score > 0.0
+                and (not settling or isinstance(detector, RangeRule))
+                and score / min(0.999, detector.threshold * factor) >= floor_ratio
+            ):
                 findings.append(
                     Finding(
                         detector.name,
@@ -174,6 +191,23 @@ class DeviceModel:
     mode_source: DeviceModel | None = field(default=None, repr=False)
     """For a device without a state sensor: a device on its line whose state sets its mode (a
     conveyor stops when the line's robot stops)."""
+    alarm_key: str = field(init=False, repr=False)
+    """The full id of the device-wide alarm (``<device>.device``)."""
+    analog_keys: list[str] = field(init=False, repr=False)
+    """The full ids of the analog sensors (their alarm keys)."""
+    _version: tuple[Detector | None, str] = field(default=(None, ""), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.alarm_key = self.device.sensor_id(DEVICE_SCOPE_SENSOR)
+        self.analog_keys = [self.device.sensor_id(name) for name in self.analog]
+
+    def model_version(self, detector: Detector) -> str:
+        """``model_version_of("pca", detector)``, hashed once per detector."""
+        cached, version = self._version
+        if cached is not detector:
+            version = model_version_of("pca", detector)
+            self._version = (detector, version)
+        return version
 
     @property
     def operating_mode(self) -> Mode:
@@ -201,6 +235,4 @@ class DeviceModel:
             return None
         self.last_tick_ns = time_ns
         vector = {name: self.latest[name] for name in self.analog}
-        score = float(detector.score_one(vector))
-        detector.learn_one(vector)
-        return score
+        return float(detector.score_learn_one(vector))

@@ -76,6 +76,15 @@ class SilenceMonitor:
                     cleared.append(self._alarm(change, key, 0.0, {}))
         return cleared
 
+    def heard_all(self, device: DevicePath, sensors: Sequence[str], arrived_ns: int) -> None:
+        """Note data from several sensors of one device while no silence alarm is open (nothing to
+        clear): :meth:`heard` for each, with the device's own clock updated once."""
+        watch = self.watch
+        watch.heard(("device", device), arrived_ns)
+        self.offline.discard(device.plant)
+        for sensor in sensors:
+            watch.heard(("sensor", device, sensor), arrived_ns)
+
     def check(self, now_ns: int) -> list[SilenceAlarm]:
         overdue = list(self.watch.overdue(now_ns))
         silent_devices = {o.key[1] for o in overdue if isinstance(o.key, tuple) and o.key[0] == "device"}

@@ -126,6 +126,24 @@ def test_bad_quality_and_out_of_order_readings_are_not_scored() -> None:
     assert (monitor.skipped_out_of_order, monitor.skipped_unknown) == (1, 1)
 
 
+def test_messages_with_bad_stale_or_unknown_readings_score_the_rest() -> None:
+    monitor = Monitor([_plant()])
+    rng = random.Random(7)
+    _drive(monitor, range(300), rng)
+    stranger = DevicePath("test-smelter", "smelting", "furnace-1", "no-such-burner")
+    t = T0 + 300 * S
+    message = [
+        Reading(BURNER_1, "gas-temp", t, 5000.0, Quality.BAD),
+        Reading(BURNER_1, "fan-current", T0 + 10 * S, 5000.0),
+        Reading(BURNER_1, "no-such-sensor", t, 5000.0),
+        Reading(BURNER_1, "state", t, 1.0),
+    ]
+    assert monitor.observe_many(message, t) == []
+    assert monitor.observe_many([Reading(stranger, "gas-temp", t, 1.0), Reading(stranger, "x", t, 1.0)], t) == []
+    assert (monitor.skipped_out_of_order, monitor.skipped_unknown) == (1, 3)
+    assert monitor.sensors[(BURNER_1, "state")].last_time_ns == t
+
+
 def test_a_restored_checkpoint_does_not_re_alarm_an_open_incident(tmp_path: Path) -> None:
     monitor = Monitor([_plant()])
     rng = random.Random(8)
