@@ -1,10 +1,12 @@
 """`ganlink bench ingest`: end-to-end ingest against the broker's and InfluxDB's raw ceilings, in one run.
 
 Phases (each on the same machine, same servers):
-1. InfluxDB raw: pre-built line protocol, 5,000-point batches, one connection (as the collector).
+1. InfluxDB raw: pre-built line protocol, 5,000-point batches, one connection per collector process
+   (each collector writes over one).
 2. Broker raw: a separate publisher process sends 20-reading messages at QoS 1 as fast as the
    broker takes them; a bare paho subscriber (QoS 1) counts deliveries.
-3. End to end: the same traffic through ``ganlink collector run`` (its own process) into InfluxDB;
+3. End to end: the same traffic through ``ganlink collector run`` (its own process; with
+   ``--collectors N``, N processes on one shared subscription) into InfluxDB;
    landed = distinct points queryable, counted by series and time; lost = published - landed.
 4. Latency at half the end-to-end rate: probe readings stamped at publish time, polled until queryable.
 """
@@ -54,7 +56,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def _influx_raw(url: str, seconds: float) -> float:
+async def _influx_raw(url: str, seconds: float, connections: int) -> float:
+    """Points/s InfluxDB takes from ``connections`` writers at once (one per collector process)."""
     store = InfluxStore(url, "bench_raw")
     await store.ensure_database()
     device = DevicePath("raw-plant", "area-1", "line-1", "device-1")
@@ -63,12 +66,20 @@ async def _influx_raw(url: str, seconds: float) -> float:
         encode_readings(
             Reading(device, f"sensor-{i % 20}", start + (b * BATCH + i) * 1_000_000, float(i)) for i in range(BATCH)
         )
-        for b in range(60)
+        for b in range(60 * connections)
     ]
-    written, began = 0, time.monotonic()
-    while time.monotonic() - began < seconds:
-        await store.write_lines(batches[(written // BATCH) % len(batches)])
-        written += BATCH
+    began = time.monotonic()
+
+    async def write(writer: int) -> int:
+        own = InfluxStore(url, "bench_raw")
+        written = 0
+        while time.monotonic() - began < seconds:
+            await own.write_lines(batches[(written // BATCH * connections + writer) % len(batches)])
+            written += BATCH
+        await own.close()
+        return written
+
+    written = sum(await asyncio.gather(*(write(writer) for writer in range(connections))))
     elapsed = time.monotonic() - began
     await store.drop_database()
     await store.close()
@@ -192,8 +203,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
         influx_url = args.influx or servers.enter_context(InfluxServer(workdir / "influxdb")).url
         seconds = args.seconds
         messages = max(1000, int(seconds * 5000))
-        console.print(f"[bold]InfluxDB raw[/] for {seconds:.0f}s ({BATCH}-point batches, one connection)")
-        influx_raw = await _influx_raw(influx_url, seconds)
+        count = max(1, int(getattr(args, "collectors", 1)))
+        console.print(f"[bold]InfluxDB raw[/] for {seconds:.0f}s ({BATCH}-point batches, {count} connection(s))")
+        influx_raw = await _influx_raw(influx_url, seconds, count)
         console.print(f"  {influx_raw:,.0f} points/s")
         console.print(f"[bold]Broker raw[/]: {messages:,} messages of {READINGS_PER_MESSAGE} readings at QoS 1")
         broker_raw = await asyncio.to_thread(_broker_raw, broker, messages)
@@ -202,7 +214,6 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
         store = InfluxStore(influx_url, "bench_e2e")
         await store.drop_database()
         await store.ensure_database()
-        count = max(1, int(getattr(args, "collectors", 1)))
         metrics_ports = [free_port() for _ in range(count)]
         env = {
             **os.environ,
