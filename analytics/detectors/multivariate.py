@@ -126,15 +126,35 @@ class PCADetector(Detector):
         vector = self._vector(x)
         if vector is None:
             return
-        if self._fitted:
-            statistic = self._statistic(vector)
-            smoothed = self._smoothed(statistic)
-            anomalous = surprise(self._calibration.upper_tail(smoothed)) >= self.exclude_score
+        if not self._fitted:
+            self._learn(vector)
+            return
+        statistic = self._statistic(vector)
+        smoothed = self._smoothed(statistic)
+        self._learn(vector, statistic, smoothed, surprise(self._calibration.upper_tail(smoothed)))
+
+    def score_learn_one(self, x: Any) -> float:
+        """Score then learn ``x`` with its statistic computed once (the same as the two calls)."""
+        vector = self._vector(x)
+        if vector is None:
+            return 0.0
+        if not self._fitted:
+            self._learn(vector)
+            return 0.0
+        statistic = self._statistic(vector)
+        smoothed = self._smoothed(statistic)
+        score = surprise(self._calibration.upper_tail(smoothed))
+        self._learn(vector, statistic, smoothed, score)
+        return score
+
+    def _learn(self, vector: Vector, statistic: float | None = None, smoothed: float = 0.0, score: float = 0.0) -> None:
+        """Learn a vector; once fitted, with its statistic, smoothed statistic and score."""
+        if statistic is not None:
             self._recent.append(statistic)
             self._pending.append(smoothed)
             if len(self._pending) > self.delay:
                 self._calibration.push(self._pending.popleft())
-            if anomalous:
+            if score >= self.exclude_score:
                 return
         self._normal.append(vector)
         self._since_fit += 1
