@@ -14,7 +14,6 @@ PCA) and the univariate detectors are reported alongside.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import random
@@ -147,17 +146,17 @@ def feed_ticks(monitor: Monitor, ticks: list[list[list[Reading]]]) -> int:
 
 def monitor_rate(fleet: list[list[dict[str, float]]], seconds: float, *, warmup_ticks: int) -> float:
     """Readings per CPU second through a warm monitor: the first ``warmup_ticks`` seconds of the fleet
-    train it untimed (detectors past their warm-up, PCA fitted), the rest are timed, repeated on
-    copies of the warm monitor until ``seconds`` have run."""
+    train a fresh monitor untimed (detectors past their warm-up, PCA fitted), the rest are timed;
+    repeated until ``seconds`` have run. (A deep copy of one warm monitor would scatter its models in
+    memory and measure ~15 % slower than the service runs.)"""
     plant_file = bench_plant(len(fleet))
     ticks = plant_ticks(plant_file, fleet)
-    warm = Monitor([plant_file])
-    feed_ticks(warm, ticks[:warmup_ticks])
     measured = ticks[warmup_ticks:]
     scored = 0
     spent = 0.0
     while spent < seconds or scored == 0:
-        monitor = copy.deepcopy(warm)
+        monitor = Monitor([plant_file])
+        feed_ticks(monitor, ticks[:warmup_ticks])
         start = time.process_time()
         scored += feed_ticks(monitor, measured)
         spent += time.process_time() - start
