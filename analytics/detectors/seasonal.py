@@ -148,6 +148,9 @@ class SeasonalResidual(Detector):
     """
 
     univariate = True
+    _scored: tuple[Any, int, float] = (None, -1, 0.0)
+    """(observation, readings seen, raw error) of the last score: learning that same observation next
+    reuses its raw error instead of computing it again."""
 
     def __init__(
         self,
@@ -206,6 +209,8 @@ class SeasonalResidual(Detector):
 
     def _raw_error(self, value: float, tick: int) -> float:
         """Compressed error of the best-explaining ready predictor (the level one before any is)."""
+        if len(self._predictors) == 1:
+            return math.log1p(self._predictors[0].error(value, tick))
         ready = [p for p in self._predictors if p.ready] or self._predictors[:1]
         return math.log1p(min(p.error(value, tick) for p in ready))
 
@@ -214,6 +219,7 @@ class SeasonalResidual(Detector):
         if self.n < self.warmup or not math.isfinite(value):
             return 0.0
         raw = self._raw_error(value, tick)
+        self._scored = (x, self.n, raw)
         p_value = min(channel.upper_tail(channel.mean_with(raw)) for channel in self._channels)
         return surprise(len(self._channels) * p_value)
 
@@ -221,7 +227,9 @@ class SeasonalResidual(Detector):
         value, tick = self._reading(x)
         if not math.isfinite(value):
             return
-        raw = self._raw_error(value, tick)
+        scored, scored_n, raw = self._scored
+        if scored is not x or scored_n != self.n:  # the same object scored at this point: same error
+            raw = self._raw_error(value, tick)
         if self.n > 0:
             for channel in self._channels:
                 channel.push(raw)
