@@ -66,18 +66,34 @@ def model_version_of(name: str, detector: object) -> str:
 
 class RegisteredDetector:
     """A detector from ``analytics.detectors`` made explainable: a robust band of recent values
-    (level +- the spread at which a robust z-score would alarm) says what was expected."""
+    (level +- the spread at which a robust z-score would alarm) says what was expected.
 
-    def __init__(self, detector: Detector, *, name: str, threshold: float = 0.5, band_floor: float = 1e-9) -> None:
+    ``band`` may be a robust z-score the caller also scores with (and teaches, after this detector
+    in the same step); this detector then only reads it instead of learning a twin of it."""
+
+    owns_band = True
+    """Whether :meth:`learn_one` teaches the band (False when the caller's own robust z-score is it)."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        name: str,
+        threshold: float = 0.5,
+        band_floor: float = 1e-9,
+        band: RobustZScore | None = None,
+    ) -> None:
         self.detector = detector
         self.name = name
         self.threshold = threshold
         self.model_version = model_version_of(name, detector)
-        self.band = RobustZScore(min_scale=band_floor)
+        self.band = RobustZScore(min_scale=band_floor) if band is None else band
+        self.owns_band = band is None
 
     def learn_one(self, x: float) -> None:
         self.detector.learn_one(x)
-        self.band.learn_one(x)
+        if self.owns_band:
+            self.band.learn_one(x)
 
     def score_one(self, x: float) -> float:
         return float(self.detector.score_one(x))
@@ -98,11 +114,10 @@ def default_statistical_detectors(sensor: Sensor) -> list[ExplainedDetector]:
     if sensor.kind in NON_ANALOG_KINDS:
         return []
     low, high = sensor.range
-    floor = 5e-4 * (high - low)
-    return [
-        RegisteredDetector(make_detector("seasonal"), name="seasonal", threshold=SENSOR_THRESHOLD, band_floor=floor),
-        RobustZScore(min_scale=floor),
-    ]
+    robust = RobustZScore(min_scale=5e-4 * (high - low))
+    # The seasonal detector's band is the robust z-score itself: both would learn the same values.
+    seasonal = RegisteredDetector(make_detector("seasonal"), name="seasonal", threshold=SENSOR_THRESHOLD, band=robust)
+    return [seasonal, robust]
 
 
 def default_device_detector(sensors: Sequence[Sensor]) -> Detector | None:
