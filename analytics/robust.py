@@ -15,6 +15,7 @@ from analytics.rules import tail_score
 __all__ = ["RobustZScore"]
 
 _MAD_TO_SIGMA = 1.2533  # mean absolute deviation -> standard deviation for a Gaussian
+_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass
@@ -33,19 +34,20 @@ class RobustZScore:
     seen: int = 0
 
     def learn_one(self, x: float) -> None:
-        self.seen += 1
-        if self.seen == 1:
+        seen = self.seen = self.seen + 1
+        if seen == 1:
             self.level = x
             return
         # A faster rate while warming up, then the configured one.
-        rate = max(self.alpha, 1.0 / self.seen)
-        sigma = self._sigma()
+        rate = max(self.alpha, 1.0 / seen)
+        spread = self.spread
+        sigma = max(self.min_scale, _MAD_TO_SIGMA * spread)
         deviation = x - self.level
-        if self.seen > self.warmup // 2 and sigma > 0:
+        if seen > self.warmup // 2 and sigma > 0:
             limit = self.clip * sigma
             deviation = max(-limit, min(limit, deviation))
         self.level += rate * deviation
-        self.spread += rate * (abs(deviation) - self.spread)
+        self.spread = spread + rate * (abs(deviation) - spread)
 
     def _sigma(self) -> float:
         return max(self.min_scale, _MAD_TO_SIGMA * self.spread)
@@ -56,7 +58,8 @@ class RobustZScore:
     def score_one(self, x: float) -> float:
         if self.seen < self.warmup:
             return 0.0
-        p = math.erfc(self.z(x) / math.sqrt(2.0))
+        z = abs(x - self.level) / max(self.min_scale, _MAD_TO_SIGMA * self.spread)
+        p = math.erfc(z / _SQRT2)
         return 1.0 if p <= 1e-12 else tail_score(math.log10(p))
 
     def expected(self) -> tuple[float, float] | None:
