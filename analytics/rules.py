@@ -13,7 +13,7 @@ check: it is told when data arrives and asked which sensors or devices are overd
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ganlink.assets import Sensor
@@ -185,6 +185,13 @@ class SilenceWatch:
     def heard(self, key: Hashable, at_ns: int) -> None:
         if key in self.limits_s and at_ns > self.last_seen_ns.get(key, -1):
             self.last_seen_ns[key] = at_ns
+
+    def heard_many(self, keys: Iterable[Hashable], at_ns: int) -> None:
+        """:meth:`heard` for several keys at one time."""
+        limits, last_seen = self.limits_s, self.last_seen_ns
+        for key in keys:
+            if key in limits and at_ns > last_seen.get(key, -1):
+                last_seen[key] = at_ns
 
     def overdue(self, now_ns: int) -> Iterator[Overdue]:
         for key, last in self.last_seen_ns.items():

@@ -47,13 +47,19 @@ class SilenceMonitor:
     plant_devices: dict[str, list[DevicePath]] = field(default_factory=dict)
     gateways: dict[str, str] = field(default_factory=dict)
     offline: set[str] = field(default_factory=set)
+    arrival_keys: dict[DevicePath, tuple[tuple[Any, ...], dict[str, tuple[Any, ...]]]] = field(default_factory=dict)
+    """Per device, the watch keys of the device and of each sensor (the very objects the watch holds)."""
 
     def add_device(self, gateway: str, path: DevicePath, sensors: Sequence[Sensor]) -> None:
         self.gateways[path.plant] = gateway
         self.plant_devices.setdefault(path.plant, []).append(path)
-        self.watch.watch(("device", path), min(sensor_silence_limit_s(s) for s in sensors))
+        device_key = ("device", path)
+        self.watch.watch(device_key, min(sensor_silence_limit_s(s) for s in sensors))
+        sensor_keys = {}
         for sensor in sensors:
-            self.watch.watch(("sensor", path, sensor.id), sensor_silence_limit_s(sensor))
+            sensor_keys[sensor.id] = key = ("sensor", path, sensor.id)
+            self.watch.watch(key, sensor_silence_limit_s(sensor))
+        self.arrival_keys[path] = (device_key, sensor_keys)
 
     def gateway_status(self, plant: str, online: bool) -> None:
         """The gateway's retained status (its Will says ``offline`` when it drops off)."""
@@ -78,12 +84,12 @@ class SilenceMonitor:
 
     def heard_all(self, device: DevicePath, sensors: Sequence[str], arrived_ns: int) -> None:
         """Note data from several sensors of one device while no silence alarm is open (nothing to
-        clear): :meth:`heard` for each, with the device's own clock updated once."""
-        watch = self.watch
-        watch.heard(("device", device), arrived_ns)
+        clear): :meth:`heard` for each in turn (keys first seen in the same order)."""
         self.offline.discard(device.plant)
-        for sensor in sensors:
-            watch.heard(("sensor", device, sensor), arrived_ns)
+        device_key, sensor_keys = self.arrival_keys.get(device) or (("device", device), {})
+        keys = [sensor_keys.get(sensor) or ("sensor", device, sensor) for sensor in sensors]
+        keys.insert(1 if keys else 0, device_key)
+        self.watch.heard_many(keys, arrived_ns)
 
     def check(self, now_ns: int) -> list[SilenceAlarm]:
         overdue = list(self.watch.overdue(now_ns))

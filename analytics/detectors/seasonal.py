@@ -220,7 +220,7 @@ class SeasonalResidual(Detector):
             return 0.0
         raw = self._raw_error(value, tick)
         self._scored = (x, self.n, raw)
-        p_value = min(channel.upper_tail(channel.mean_with(raw)) for channel in self._channels)
+        p_value = min([channel.upper_tail(channel.mean_with(raw)) for channel in self._channels])
         return surprise(len(self._channels) * p_value)
 
     def learn_one(self, x: Any) -> None:
@@ -233,10 +233,11 @@ class SeasonalResidual(Detector):
         if self.n > 0:
             for channel in self._channels:
                 channel.push(raw)
-        ready = sum(p.ready for p in self._predictors)
-        for predictor in self._predictors:
+        predictors = self._predictors
+        ready = [p.ready for p in predictors]
+        for predictor in predictors:
             predictor.learn(value, tick)
         self.n += 1
-        if sum(p.ready for p in self._predictors) != ready:
+        if [p.ready for p in predictors] != ready:
             for channel in self._channels:
                 channel.restart()

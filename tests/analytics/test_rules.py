@@ -16,7 +16,9 @@ from analytics.rules import (
     rules_for_sensor,
     sensor_silence_limit_s,
 )
+from analytics.silence import SilenceMonitor
 from ganlink.assets import Sensor
+from ganlink.topics import DevicePath
 
 S = 1_000_000_000
 
@@ -131,3 +133,18 @@ def test_robust_z_barely_moves_on_a_spike() -> None:
     level = detector.level
     detector.learn_one(1000.0)
     assert abs(detector.level - level) < 0.1
+
+
+def test_silence_noting_a_message_at_once_equals_noting_each_reading() -> None:
+    device = DevicePath("p", "a", "l", "d")
+    sensors = [Sensor(id=name, unit="1", kind="flow", range=(0, 1), sample_period_s=1) for name in ("x", "y", "z")]
+    one_by_one, at_once = SilenceMonitor(), SilenceMonitor()
+    for monitor in (one_by_one, at_once):
+        monitor.add_device("gw", device, sensors)
+        monitor.gateway_status("p", online=False)
+    for t in (5, 7):
+        for name in ("y", "x", "unknown"):
+            one_by_one.heard(device, name, t)
+        at_once.heard_all(device, ["y", "x", "unknown"], t)
+    assert list(at_once.watch.last_seen_ns.items()) == list(one_by_one.watch.last_seen_ns.items())
+    assert at_once.offline == one_by_one.offline == set()
