@@ -177,7 +177,7 @@ class PCADetector(Detector):
             self._fit_window()
 
     def _fit_window(self) -> None:
-        data = np.vstack(list(self._normal))
+        data = np.array(list(self._normal), dtype=np.float64)  # rows of equal length: what vstack gives, faster
         center = data.mean(axis=0)
         scale = data.std(axis=0)
         if not np.any(scale > 1e-12):
