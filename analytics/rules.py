@@ -194,8 +194,13 @@ class SilenceWatch:
                 last_seen[key] = at_ns
 
     def overdue(self, now_ns: int) -> Iterator[Overdue]:
+        if not self.last_seen_ns:
+            return
+        shortest = min(self.limits_s.values())  # below every limit no key's own limit needs looking up
         for key, last in self.last_seen_ns.items():
             silent_s = (now_ns - last) / 1e9
+            if silent_s <= shortest:
+                continue
             limit = self.limits_s[key]
             if silent_s > limit:
                 yield Overdue(key, last, silent_s, limit)
