@@ -8,7 +8,7 @@ aliases only. A seq gap per edge node (0..255, wrapping) or an unknown alias ask
 rebirth (NCMD ``Node Control/Rebirth``). As primary host the collector keeps a retained
 ``spBv1.0/STATE/{host_id}`` online, with an offline Will.
 
-The protobuf codec is in :mod:`collector.sparkplug_codec`.
+The protobuf codec, shared with the gateway, is :mod:`ganlink.sparkplug`.
 """
 
 from __future__ import annotations
@@ -18,26 +18,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.sparkplug_codec import BOOLEAN, Metric, SparkplugPayload, decode_payload, encode_payload
 from ganlink.assets import load_plant_file
 from ganlink.errors import MessageRejected
 from ganlink.schema import EARLIEST_VALID_NS, Quality, Reading
+from ganlink.sparkplug import (
+    BDSEQ_METRIC,
+    DATATYPE_BOOLEAN,
+    NAMESPACE,
+    REBIRTH_METRIC,
+    Metric,
+    SparkplugPayload,
+    decode_payload,
+    encode_payload,
+)
 from ganlink.topics import DevicePath, is_slug
 
 __all__ = [
     "SPARKPLUG_ROOT",
     "SPARKPLUG_SUBSCRIPTIONS",
     "DeviceAreas",
-    "Metric",
     "SparkplugDecoded",
-    "SparkplugPayload",
     "SparkplugState",
-    "decode_payload",
-    "encode_payload",
     "rebirth_request",
 ]
 
-SPARKPLUG_ROOT = "spBv1.0"
+SPARKPLUG_ROOT = NAMESPACE
 SPARKPLUG_SUBSCRIPTIONS = (
     f"{SPARKPLUG_ROOT}/+/NBIRTH/+",
     f"{SPARKPLUG_ROOT}/+/NDATA/+",
@@ -45,12 +50,11 @@ SPARKPLUG_SUBSCRIPTIONS = (
     f"{SPARKPLUG_ROOT}/+/DDATA/+/+",
 )
 _NUMERIC_TYPES = frozenset(range(1, 11)) | {13}  # Int8..Double and DateTime
-_REBIRTH_METRIC = "Node Control/Rebirth"
 
 
 def rebirth_request(group: str, edge_node: str, timestamp_ms: int) -> tuple[str, bytes]:
     """The NCMD asking an edge node to publish its births again."""
-    metric = Metric(_REBIRTH_METRIC, None, timestamp_ms, BOOLEAN, True)
+    metric = Metric(REBIRTH_METRIC, None, timestamp_ms, DATATYPE_BOOLEAN, True)
     return f"{SPARKPLUG_ROOT}/{group}/NCMD/{edge_node}", encode_payload(SparkplugPayload(timestamp_ms, [metric], None))
 
 
@@ -87,7 +91,7 @@ class SparkplugDecoded:
 
 
 _CONTROL_PREFIXES = ("Node Control/", "Properties/", "Device Control/")
-_NODE_CONTROL_METRICS = frozenset({"bdSeq"})  # the birth/death sequence of the session (spec 6.4.4)
+_NODE_CONTROL_METRICS = frozenset({BDSEQ_METRIC})  # the birth/death sequence of the session (spec 6.4.4)
 
 
 class SparkplugState:
@@ -164,7 +168,7 @@ class SparkplugState:
     def _why_not(name: str, metric: Metric) -> str | None:
         if not is_slug(name):
             return f"metric name {name!r} is not a sensor slug id"
-        if metric.datatype not in _NUMERIC_TYPES and metric.datatype != BOOLEAN:
+        if metric.datatype not in _NUMERIC_TYPES and metric.datatype != DATATYPE_BOOLEAN:
             return f"datatype {metric.datatype} is not numeric or boolean"
         value = metric.value
         if not isinstance(value, (int, float)) or (isinstance(value, float) and value != value):  # noqa: PLR0124

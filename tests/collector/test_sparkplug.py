@@ -13,15 +13,9 @@ from collector.intake import read_message
 from collector.loadgen import Publisher, forget_session
 from collector.memory_store import MemoryStore
 from collector.service import Collector
-from collector.sparkplug import (
-    DeviceAreas,
-    Metric,
-    SparkplugPayload,
-    SparkplugState,
-    decode_payload,
-    encode_payload,
-)
+from collector.sparkplug import DeviceAreas, SparkplugState
 from ganlink.servers import MosquittoServer
+from ganlink.sparkplug import Metric, SparkplugPayload, decode_payload, encode_payload
 from ganlink.topics import DevicePath
 
 NOW_MS = 1_800_000_000_000

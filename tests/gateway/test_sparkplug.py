@@ -14,9 +14,10 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from ganlink.assets import bundled_plant_files, load_plant_file
 from ganlink.schema import Reading
 from ganlink.servers import MosquittoServer
+from ganlink.sparkplug import REBIRTH_METRIC, decode_payload
 from ganlink.topics import DevicePath
 from gateway.service import run_simulated_gateway
-from gateway.sparkplug import REBIRTH_METRIC, EdgeNodeState, decode_payload, device_id
+from gateway.sparkplug import EdgeNodeState, device_id
 from gateway.sparkplug_publisher import SparkplugPublisher
 
 if TYPE_CHECKING:
