@@ -63,6 +63,23 @@ class RetainedStatus:
     offline: bytes
 
 
+def _new_client(url: MqttUrl, client_id: str, *, clean_session: bool, max_in_flight: int = 20) -> paho.Client:
+    """A paho client for ``url`` with the gateway's reconnect policy (1 s to 5 s)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    client.max_inflight_messages_set(max_in_flight)
+    client.reconnect_delay_set(min_delay=1, max_delay=5)
+    return client
+
+
+def _sever(client: paho.Client) -> None:
+    """Cut the TCP connection without an MQTT DISCONNECT, as a crash or cable pull would."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class MqttLink:
     """One persistent-session MQTT 3.1.1 connection publishing at QoS 1.
 
@@ -88,13 +105,9 @@ class MqttLink:
         self._keepalive_s = keepalive_s
         self.connected = threading.Event()
         self._stopping = False
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        if url.username:
-            client.username_pw_set(url.username, url.password)
+        client = _new_client(url, client_id, clean_session=False, max_in_flight=max_in_flight)
         client.will_set(status.topic, status.offline, qos=1, retain=True)
-        client.max_inflight_messages_set(max_in_flight)
         client.max_queued_messages_set(0)
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_publish = self._published
@@ -128,9 +141,7 @@ class MqttLink:
     def sever(self) -> None:
         """Cut the TCP connection without an MQTT DISCONNECT, as a crash or cable pull would
         (the broker then publishes the Will); paho reconnects afterwards."""
-        sock = self._client.socket()
-        if isinstance(sock, socket.socket):
-            sock.shutdown(socket.SHUT_RDWR)
+        _sever(self._client)
 
     def _connected(
         self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
@@ -173,10 +184,7 @@ class MqttSubscriber:
         self._qos = qos
         self._on_message = on_message
         self.connected = threading.Event()
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        if url.username:
-            client.username_pw_set(url.username, url.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client = _new_client(url, client_id, clean_session=False)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_message = self._message
@@ -232,11 +240,7 @@ class SessionLink:
         self._on_message = on_message
         self.connected = threading.Event()
         self._stopping = False
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        if url.username:
-            client.username_pw_set(url.username, url.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
-        client.max_inflight_messages_set(1000)
+        client = _new_client(url, client_id, clean_session=True, max_in_flight=1000)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_message = self._message
@@ -273,9 +277,7 @@ class SessionLink:
 
     def sever(self) -> None:
         """Cut the TCP connection without DISCONNECT (the broker then publishes the Will)."""
-        sock = self._client.socket()
-        if isinstance(sock, socket.socket):
-            sock.shutdown(socket.SHUT_RDWR)
+        _sever(self._client)
 
     def _connected(
         self, client: paho.Client, userdata: object, flags: object, reason: object, properties: object
