@@ -6,6 +6,10 @@ served by uvicorn, with InfluxDB behind it holding ``--days`` of 1 Hz history fo
 
 InfluxDB is started on a free port via ganlink.servers unless ``--influx`` names one (whose ``ganlink``
 database is then filled). Each phase runs ``--seconds`` of back-to-back requests.
+
+Loading the full size (30 days x 200 sensors = 518 million points) takes about half an hour here, so
+``--data-dir DIR`` keeps the started InfluxDB's files in DIR together with a note of what was loaded;
+a later run with the same ``--days`` and ``--sensors`` measures again without loading.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ WRITE_BATCH = 25_000
 WRITERS = 3
 _NS_PER_S = 1_000_000_000
 PLANT = "bench-plant"
+LOADED_NOTE = "bench-api-loaded.json"
 
 
 def _line_protocol(sensor_index: int, start_s: int, count: int) -> list[str]:
@@ -47,27 +52,41 @@ def _line_protocol(sensor_index: int, start_s: int, count: int) -> list[str]:
 
 
 async def _load(store: Any, sensors: int, days: float, end_s: int) -> int:
-    """Write the history in batches with a few concurrent writers; returns points written."""
+    """Write the history in batches with a few concurrent writers, showing progress; returns points written."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
     start_s = end_s - int(days * 86400)
     queue: asyncio.Queue[tuple[int, int, int] | None] = asyncio.Queue(maxsize=WRITERS * 2)
     written = 0
+    columns = (TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TextColumn("points"), TimeRemainingColumn())
+    with Progress(*columns) as progress:
+        bar = progress.add_task("load", total=sensors * (end_s - start_s))
 
-    async def writer() -> None:
-        nonlocal written
-        while (job := await queue.get()) is not None:
-            sensor, chunk_start, count = job
-            await store.write_lines(_line_protocol(sensor, chunk_start, count))
-            written += count
+        async def writer() -> None:
+            nonlocal written
+            while (job := await queue.get()) is not None:
+                sensor, chunk_start, count = job
+                await store.write_lines(_line_protocol(sensor, chunk_start, count))
+                written += count
+                progress.advance(bar, count)
 
-    tasks = [asyncio.create_task(writer()) for _ in range(WRITERS)]
-    for chunk_start in range(start_s, end_s, WRITE_BATCH):
-        count = min(WRITE_BATCH, end_s - chunk_start)
-        for sensor in range(sensors):
-            await queue.put((sensor, chunk_start, count))
-    for _ in tasks:
-        await queue.put(None)
-    await asyncio.gather(*tasks)
+        tasks = [asyncio.create_task(writer()) for _ in range(WRITERS)]
+        for chunk_start in range(start_s, end_s, WRITE_BATCH):
+            count = min(WRITE_BATCH, end_s - chunk_start)
+            for sensor in range(sensors):
+                await queue.put((sensor, chunk_start, count))
+        for _ in tasks:
+            await queue.put(None)
+        await asyncio.gather(*tasks)
     return written
+
+
+def _loaded_before(data_dir: Path | None, sensors: int, days: float) -> dict[str, Any] | None:
+    """What an earlier run with ``--data-dir`` loaded there, if it was this same size."""
+    if data_dir is None or not (data_dir / LOADED_NOTE).exists():
+        return None
+    note: dict[str, Any] = json.loads((data_dir / LOADED_NOTE).read_text())
+    return note if note.get("sensors") == sensors and note.get("days") == days else None
 
 
 def _registry(workdir: Path, sensors: int) -> tuple[Any, str]:
@@ -153,20 +172,30 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     from ganlink.settings import Settings  # noqa: PLC0415
 
     sensors, days = int(args.sensors), float(args.days)
+    data_dir = Path(args.data_dir) if args.data_dir else None  # made absolute by run()
     with tempfile.TemporaryDirectory(prefix="ganlink-bench-api-") as tmp, contextlib.ExitStack() as servers:
         workdir = Path(tmp)
-        influx = None if args.influx else servers.enter_context(InfluxServer(workdir / "influxdb"))
+        influx_dir = (data_dir or workdir) / "influxdb"
+        influx = None if args.influx else servers.enter_context(InfluxServer(influx_dir))
         influx_url = str(args.influx) if influx is None else influx.url
         settings = Settings(data_dir=workdir, influx_url=influx_url, api_rate_limit_per_s=1e6,
                             api_rate_limit_burst=1_000_000)  # fmt: skip
         registry, token = _registry(workdir, sensors)
         async with InfluxStore.from_settings(settings) as store:
             await store.ensure_database()
-            end_s = int(time.time())
-            started = time.perf_counter()
-            points = await _load(store, sensors, days, end_s)
-            load_s = time.perf_counter() - started
-            print(f"loaded {points} points ({sensors} sensors x {days:g} days) in {load_s:.0f} s")
+            loaded = None if args.influx else _loaded_before(data_dir, sensors, days)
+            if loaded is not None:
+                end_s, points, load_s = int(loaded["end_s"]), int(loaded["points"]), float(loaded["load_s"])
+                print(f"reusing {points} points loaded earlier into {influx_dir}")
+            else:
+                end_s = int(time.time())
+                started = time.perf_counter()
+                points = await _load(store, sensors, days, end_s)
+                load_s = time.perf_counter() - started
+                print(f"loaded {points} points ({sensors} sensors x {days:g} days) in {load_s:.0f} s")
+                if data_dir is not None and not args.influx:
+                    note = {"sensors": sensors, "days": days, "end_s": end_s, "points": points, "load_s": load_s}
+                    (data_dir / LOADED_NOTE).write_text(json.dumps(note))
             pid = influx.process.pid if influx is not None and influx.process is not None else None
             print(f"waited {await _settle(pid):.0f} s for InfluxDB compactions to settle")
             app = create_app(settings, store=store, registry=registry, sync_alarms=False)
@@ -202,6 +231,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the report
+    args.data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else ""
     result = asyncio.run(_bench(args))
     for name, value in result.items():
         print(f"{name:>20}: {value}")

@@ -18,11 +18,12 @@ _BENCHMARKS = {
 }
 
 # Options only one benchmark takes: name -> (flag, type, default, help).
-_EXTRA_OPTIONS: dict[str, list[tuple[str, type, float, str]]] = {
+_EXTRA_OPTIONS: dict[str, list[tuple[str, type, Any, str]]] = {
     "ingest": [("--collectors", int, 1, "collector processes sharing the load (shared subscription)")],
     "api": [
         ("--days", float, 30.0, "days of 1 Hz history to load before measuring"),
         ("--sensors", int, 200, "how many sensors carry that history"),
+        ("--data-dir", str, "", "keep the loaded InfluxDB here and reuse it on the next run of the same size"),
     ],
 }
 
