@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.alarm_sync import sync_alarms_forever
 from api.deps import authorize
+from api.jwt_auth import JwtValidator
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.models import ErrorBody
@@ -41,7 +42,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # What any protected route may answer besides its own success and 422 (documented in the OpenAPI).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the request body cannot be parsed"},
-    401: {"model": ErrorBody, "description": "no, malformed, unknown or revoked bearer token"},
+    401: {"model": ErrorBody, "description": "no, malformed, unknown or revoked bearer token, or a refused JWT"},
     403: {"model": ErrorBody, "description": "the key's role or plant scope does not allow this"},
     404: {"model": ErrorBody, "description": "no such object (or one outside the key's plants)"},
     409: {"model": ErrorBody, "description": "the object's state does not allow this, or a parent is missing"},
@@ -115,6 +116,7 @@ def create_app(
     app.state.store = store
     app.state.registry = registry
     app.state.sync_alarms = sync_alarms
+    app.state.jwt_validator = JwtValidator.from_settings(settings)  # None unless JWT keys are configured
     app.state.rate_limiter = RateLimiter(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
     app.state.metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

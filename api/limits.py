@@ -18,7 +18,7 @@ class _Bucket:
 
 
 class RateLimiter:
-    """Allows ``burst`` requests at once and ``rate_per_s`` sustained, per key id."""
+    """Allows ``burst`` requests at once and ``rate_per_s`` sustained, per key id (or JWT subject)."""
 
     def __init__(self, rate_per_s: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if rate_per_s <= 0 or burst < 1:
@@ -26,11 +26,14 @@ class RateLimiter:
         self.rate_per_s = rate_per_s
         self.burst = burst
         self._clock = clock
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[int | str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key_id: int) -> int | None:
-        """None when the request may go ahead, else the whole seconds to wait (for Retry-After)."""
+    def take(self, key_id: int | str) -> int | None:
+        """None when the request may go ahead, else the whole seconds to wait (for Retry-After).
+
+        ``key_id`` is an API key's id or a JWT caller's actor name.
+        """
         now = self._clock()
         with self._lock:
             bucket = self._buckets.setdefault(key_id, _Bucket(float(self.burst), now))
