@@ -1,13 +1,16 @@
-"""`ganlink api ...`: serve the API and pages, and create API keys."""
+"""`ganlink api ...`: serve the API and pages, create API keys, check a JWT against the JWT settings."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from ganlink.settings import get_settings
+
+_STDIN = "-"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -37,6 +40,32 @@ def _create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jwt_check(args: argparse.Namespace) -> int:
+    from api.jwt_auth import JwtRefused, JwtValidator, looks_like_jwt  # noqa: PLC0415 - only this command needs it
+
+    validator = JwtValidator.from_settings(get_settings())
+    if validator is None:
+        print("ganlink: error: JWT is off: set GANLINK_API_JWT_SECRET, _SECRET_FILE, _PUBLIC_KEY_FILE or _JWKS_FILE",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    token = args.token
+    if token == _STDIN:  # keeps the token out of shell history and ps
+        token = sys.stdin.readline()
+    token = token.strip()
+    if not looks_like_jwt(token):
+        print("refused: not a JWT (three base64url parts separated by dots)")
+        return 1
+    try:
+        caller = validator.identify(token)
+    except JwtRefused as refused:
+        print(f"refused: {refused.reason}")
+        return 1
+    expires = datetime.fromtimestamp(caller.expires_s, UTC).isoformat().replace("+00:00", "Z")
+    print(f"accepted: actor 'jwt {caller.subject}', role {caller.role}, plants {','.join(caller.plants)}, "
+          f"issuer {caller.issuer}, expires {expires}")  # fmt: skip
+    return 0
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("api", help="the HTTP API and dashboard pages")
 
@@ -59,3 +88,7 @@ def register(commands: Any) -> None:
     )
     token.add_argument("--name", help="who or what the key is for")
     token.set_defaults(run=_create_token)
+
+    check = sub.add_parser("jwt-check", help="validate a JWT as the API would and print its identity or the refusal")
+    check.add_argument("token", metavar="TOKEN", help="the JWT, or '-' to read it from standard input")
+    check.set_defaults(run=_jwt_check)
