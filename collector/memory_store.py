@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from ganlink.errors import StoreError, WriteRejected
 from ganlink.schema import AnomalyEvent, Reading
-from ganlink.store import Aggregate, LatestValue, SensorSelector, SeriesPoint
+from ganlink.store import Aggregate, LatestValue, SensorKey, SensorSelector, SeriesPoint
 from ganlink.topics import DevicePath
 
 __all__ = ["MemoryStore"]
@@ -95,6 +95,18 @@ class MemoryStore:
 
     async def count_readings(self, selector: SensorSelector, start_ns: int, end_ns: int) -> int:
         return sum(1 for (d, s, t) in self.readings if _matches(selector, d, s) and start_ns <= t < end_ns)
+
+    async def move_series(self, source: SensorKey, target: SensorKey, *, start_ns: int, end_ns: int) -> int:
+        if source == target:
+            raise ValueError(f"cannot move {source.sensor_id} onto itself")
+        wanted = (source.device, source.sensor)
+        keys = [k for k in self.readings if (k[0], k[1]) == wanted and start_ns <= k[2] < end_ns]
+        for key in keys:
+            r = self.readings.pop(key)
+            self.readings[(target.device, target.sensor, r.time_ns)] = Reading(
+                target.device, target.sensor, r.time_ns, r.value, r.quality
+            )
+        return len(keys)
 
     async def close(self) -> None:
         return None

@@ -14,6 +14,7 @@ full or unreadable database -> StoreUnavailable; a refused row or a value the st
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import sqlite3
@@ -23,9 +24,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
-from ganlink.errors import StoreUnavailable, WriteRejected
+from ganlink.errors import StoreError, StoreUnavailable, WriteRejected
 from ganlink.schema import AnomalyEvent, Quality, Reading
-from ganlink.store import Aggregate, LatestValue, SensorSelector, SeriesPoint
+from ganlink.store import Aggregate, LatestValue, SensorKey, SensorSelector, SeriesPoint
 from ganlink.topics import DevicePath
 
 __all__ = ["EmbeddedStore"]
@@ -62,6 +63,14 @@ CREATE INDEX IF NOT EXISTS events_by_time ON events (time_ns);
 """
 
 _RANGE_WHERE = "sensor_id = :sensor_id AND time_ns >= :start AND time_ns < :end"
+MOVE_CHUNK_READINGS = 10_000  # move_series copies and deletes this many readings per transaction
+_MOVE_CHUNK_END_SQL = f"SELECT time_ns + 1 FROM readings WHERE {_RANGE_WHERE} ORDER BY time_ns LIMIT 1 OFFSET :last"  # noqa: S608
+_MOVE_COPY_SQL = (
+    "INSERT OR REPLACE INTO readings (sensor_id, time_ns, value, quality) "  # noqa: S608 - fixed text
+    f"SELECT :target, time_ns, value, quality FROM readings WHERE {_RANGE_WHERE}"
+)
+_MOVE_COUNT_SQL = "SELECT count(*) FROM readings WHERE sensor_id = :target AND time_ns >= :start AND time_ns < :end"
+_MOVE_DELETE_SQL = f"DELETE FROM readings WHERE {_RANGE_WHERE}"  # noqa: S608 - fixed text
 _RAW_RANGE_SQL = f"SELECT time_ns, value FROM readings WHERE {_RANGE_WHERE} ORDER BY time_ns"  # noqa: S608
 # Floor to a multiple of the bucket width, correct before the epoch too (SQLite's % keeps the sign).
 _BUCKET_START = "(time_ns - (((time_ns % :width) + :width) % :width))"
@@ -321,6 +330,35 @@ class EmbeddedStore:
         )
         row = self._db.execute(sql, [*parameters, int(start_ns), int(end_ns)]).fetchone()
         return int(row[0])
+
+    async def move_series(self, source: SensorKey, target: SensorKey, *, start_ns: int, end_ns: int) -> int:
+        """Copy, check and delete one chunk per transaction, so a concurrent write cannot slip between."""
+        if source == target:
+            raise ValueError(f"cannot move {source.sensor_id} onto itself")
+        moved, cursor, end_ns = 0, int(start_ns), int(end_ns)
+        while cursor < end_ns:
+            chunk_moved, cursor = await self._run(functools.partial(self._move_chunk, source, target, cursor, end_ns))
+            moved += chunk_moved
+        return moved
+
+    def _move_chunk(self, source: SensorKey, target: SensorKey, start_ns: int, end_ns: int) -> tuple[int, int]:
+        """Move the next chunk at or after ``start_ns``; returns (readings moved, where the next chunk starts)."""
+        device = source.device
+        source_id = self._find_sensor_id((device.plant, device.area, device.line, device.device, source.sensor))
+        if source_id is None:
+            return 0, end_ns
+        with self._transaction():
+            named = {"sensor_id": source_id, "start": start_ns, "end": end_ns, "last": MOVE_CHUNK_READINGS - 1}
+            row = self._db.execute(_MOVE_CHUNK_END_SQL, named).fetchone()
+            named["end"] = end_ns if row is None else int(row[0])
+            named["target"] = self._sensor_id(target.device, target.sensor)
+            copied = self._db.execute(_MOVE_COPY_SQL, named).rowcount
+            held = int(self._db.execute(_MOVE_COUNT_SQL, named).fetchone()[0])
+            if held < copied:  # rolled back: nothing deleted
+                raise StoreError(f"moving {source.sensor_id} to {target.sensor_id}: {copied} copied but "
+                                 f"{held} found in [{start_ns}, {named['end']})", url=self.path)  # fmt: skip
+            deleted = self._db.execute(_MOVE_DELETE_SQL, named).rowcount
+        return deleted, named["end"]
 
 
 class _Transaction:

@@ -35,6 +35,7 @@ from ganlink.store import (
     TELEMETRY_MEASUREMENT,
     Aggregate,
     LatestValue,
+    SensorKey,
     SensorSelector,
     SeriesPoint,
 )
@@ -48,6 +49,8 @@ _REJECTED_STATUSES = frozenset({400, 413, 422})
 _AUTH_STATUSES = frozenset({401, 403})
 _QUERY_CHUNK_ROWS = 10_000
 _TAG_LEVELS = ("plant", "area", "line", "device", "sensor")
+MOVE_CHUNK_READINGS = 10_000  # move_series reads, writes and deletes this many readings at a time
+_MOVE_RECOPIES = 5  # a chunk whose source keeps growing while it is copied is copied again, this often
 
 
 def quote_identifier(name: str) -> str:
@@ -382,5 +385,48 @@ class InfluxStore:
 
     async def count_readings(self, selector: SensorSelector, start_ns: int, end_ns: int) -> int:
         where = f"{_selector_clause(selector)} AND {_time_clause(start_ns, end_ns)}"
+        statement = _select('count("value")', TELEMETRY_MEASUREMENT, where)
+        return sum(int(row[1]) for series in await self.query(statement) for row in series["values"])
+
+    async def move_series(self, source: SensorKey, target: SensorKey, *, start_ns: int, end_ns: int) -> int:
+        """Chunks of :data:`MOVE_CHUNK_READINGS` in time order: read, write to ``target``, count there,
+        re-count the source span (a reading that landed meanwhile means the chunk is copied again), then
+        ``DELETE`` exactly that span of exactly the source's tags."""
+        if source == target:
+            raise ValueError(f"cannot move {source.sensor_id} onto itself")
+        source_where, target_where = (
+            _selector_clause(SensorSelector(k.device.plant, k.device.area, k.device.line, k.device.device, k.sensor))
+            for k in (source, target)
+        )
+        moved, cursor, recopies = 0, int(start_ns), 0
+        while cursor < end_ns:
+            statement = _select('"value", "quality"', TELEMETRY_MEASUREMENT,
+                                f"{source_where} AND {_time_clause(cursor, end_ns)}",
+                                f"ORDER BY time ASC LIMIT {MOVE_CHUNK_READINGS}")  # fmt: skip
+            rows = [row for series in await self.query(statement) for row in series["values"]]
+            if not rows:
+                break
+            first, last = int(rows[0][0]), int(rows[-1][0])
+            await self.write_readings(
+                [Reading(target.device, target.sensor, int(t), float(v), Quality(int(q or 0))) for t, v, q in rows]
+            )
+            span = _time_clause(first, last + 1)
+            held = await self._count(f"{target_where} AND {span}")
+            if held < len(rows):
+                raise StoreError(f"moving {source.sensor_id} to {target.sensor_id}: {len(rows)} written but "
+                                 f"{held} found in [{first}, {last}]", url=self.url)  # fmt: skip
+            if await self._count(f"{source_where} AND {span}") != len(rows):
+                recopies += 1
+                if recopies > _MOVE_RECOPIES:
+                    raise StoreError(f"moving {source.sensor_id}: readings keep arriving in [{first}, {last}]",
+                                     url=self.url)  # fmt: skip
+                continue
+            measurement = quote_identifier(TELEMETRY_MEASUREMENT)
+            await self.query(f"DELETE FROM {measurement} WHERE {source_where} AND {span}")  # noqa: S608 - quoted
+            moved += len(rows)
+            cursor, recopies = last + 1, 0
+        return moved
+
+    async def _count(self, where: str) -> int:
         statement = _select('count("value")', TELEMETRY_MEASUREMENT, where)
         return sum(int(row[1]) for series in await self.query(statement) for row in series["values"])

@@ -26,25 +26,37 @@ from sqlalchemy import (
 
 from ganlink.assets import bundled_plant_files, load_plant_file
 from ganlink.registry_alarms import AlarmRegistry
+from ganlink.registry_aliases import BackfillClaim
 from ganlink.registry_core import RegistryError
 from ganlink.registry_gateways import GatewayRegistry, GatewaySequenceRecord, GatewayStatusRecord
-from ganlink.registry_onboarding import OnboardingRegistry
+from ganlink.registry_onboarding import OnboardingRegistry, TargetRegistered
 from ganlink.registry_records import (
     ALL_PLANTS,
     TOKEN_PREFIX,
     ApiKey,
     AreaNode,
     AssetTree,
+    BackfillState,
     DeviceNode,
     LineNode,
     PendingSensor,
     PlantInfo,
     Role,
+    SensorAlias,
     SensorInfo,
     SensorSpec,
+    SensorTarget,
     hash_token,
 )
-from ganlink.registry_tables import alarm_comments, alarms, api_keys, audit_log, metadata, pending_sensors
+from ganlink.registry_tables import (
+    alarm_comments,
+    alarms,
+    api_keys,
+    audit_log,
+    metadata,
+    pending_sensors,
+    sensor_aliases,
+)
 from ganlink.settings import Settings
 
 __all__ = [
@@ -53,6 +65,8 @@ __all__ = [
     "ApiKey",
     "AreaNode",
     "AssetTree",
+    "BackfillClaim",
+    "BackfillState",
     "DeviceNode",
     "GatewaySequenceRecord",
     "GatewayStatusRecord",
@@ -62,8 +76,11 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Role",
+    "SensorAlias",
     "SensorInfo",
     "SensorSpec",
+    "SensorTarget",
+    "TargetRegistered",
     "alarm_comments",
     "alarms",
     "api_keys",
@@ -71,6 +88,7 @@ __all__ = [
     "hash_token",
     "metadata",
     "pending_sensors",
+    "sensor_aliases",
 ]
 
 

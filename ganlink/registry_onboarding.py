@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import Select, select
 
-from ganlink.registry_assets import AssetRegistry
-from ganlink.registry_records import PendingSensor, SensorInfo, SensorSpec
-from ganlink.registry_tables import pending_sensors, plants, sensors
+from ganlink.registry_aliases import SensorAliasRegistry, backfill_state
+from ganlink.registry_records import PendingSensor, SensorInfo, SensorSpec, SensorTarget
+from ganlink.registry_tables import pending_sensors, plants, sensor_aliases, sensors
 from ganlink.schema import Reading
 from ganlink.topics import DevicePath
 
-__all__ = ["OnboardingRegistry"]
+__all__ = ["OnboardingRegistry", "TargetRegistered"]
 
 
-class OnboardingRegistry(AssetRegistry):
-    """Pending sensors: reported by the collector, approved or rejected by integrators."""
+class TargetRegistered(ValueError):
+    """An approval names a target that is already a registered sensor."""
+
+    def __init__(self, sensor_id: str) -> None:
+        self.sensor_id = sensor_id
+        super().__init__(f"{sensor_id} is already a registered sensor; map the pending sensor to a new one")
+
+
+def _pending_query() -> Select[Any]:
+    """Pending sensors with the alias an approval with a mapping made (if any)."""
+    return select(pending_sensors, sensor_aliases).outerjoin(
+        sensor_aliases, sensor_aliases.c.wire_sensor_id == pending_sensors.c.sensor_id
+    )
+
+
+def _pending(row: Any) -> PendingSensor:
+    record = {column.name: row._mapping[column] for column in pending_sensors.columns}
+    if row._mapping[sensor_aliases.c.wire_sensor_id] is not None:
+        record |= {"target_sensor_id": row._mapping[sensor_aliases.c.sensor_id], "backfill": backfill_state(row)}
+    return PendingSensor.model_validate(record)
+
+
+class OnboardingRegistry(SensorAliasRegistry):
+    """Pending sensors: reported by the collector, approved (optionally mapped elsewhere in the plant,
+    see :mod:`ganlink.registry_aliases`) or rejected by integrators."""
 
     # -- onboarding: sensors seen but not registered --------------------------------------------
 
@@ -69,6 +91,7 @@ class OnboardingRegistry(AssetRegistry):
                 for r in conn.execute(select(pending_sensors).where(pending_sensors.c.sensor_id.in_(ids)))
             }
             added = 0
+            arrived_after_approval = [sid for sid, row in pending.items() if row.status == "accepted"]
             for sid, reading in newest.items():
                 if sid in registered:
                     continue
@@ -101,36 +124,52 @@ class OnboardingRegistry(AssetRegistry):
                             last_value=reading.value if reading.time_ns >= row.last_seen_ns else row.last_value,
                         )
                     )
+        # Readings of a sensor approved with a mapping still landed under its wire path: move them too.
+        self.requeue_backfills(arrived_after_approval)
         return added
 
     def pending_sensors(self, plant: str, status: str | None = "pending") -> list[PendingSensor]:
-        query = select(pending_sensors).where(pending_sensors.c.plant == plant)
+        query = _pending_query().where(pending_sensors.c.plant == plant)
         if status is not None:
             query = query.where(pending_sensors.c.status == status)
         with self._begin() as conn:
             rows = conn.execute(query.order_by(pending_sensors.c.sensor_id)).all()
-        return [PendingSensor.model_validate(dict(r._mapping)) for r in rows]
+        return [_pending(r) for r in rows]
 
     def pending_sensor(self, sensor_id: str) -> PendingSensor | None:
         with self._begin() as conn:
-            row = conn.execute(select(pending_sensors).where(pending_sensors.c.sensor_id == sensor_id)).first()
-        return PendingSensor.model_validate(dict(row._mapping)) if row else None
+            row = conn.execute(_pending_query().where(pending_sensors.c.sensor_id == sensor_id)).first()
+        return _pending(row) if row else None
 
-    def approve_pending(self, sensor_id: str, spec: SensorSpec) -> SensorInfo:
-        """Register a pending sensor at the path it was seen on (creating missing area, line and device);
-        its readings already stored under that path become visible as its normal series."""
+    def approve_pending(self, sensor_id: str, spec: SensorSpec, target: SensorTarget | None = None) -> SensorInfo:
+        """Register a pending sensor (creating missing area, line and device): at the path it was seen on,
+        where its stored readings become its series, or at ``target`` in the same plant, which records an
+        alias (the collector stores its later readings there) and queues a backfill of the kept ones.
+        Raises LookupError when it is not pending, TargetRegistered when the target is a registered sensor."""
         with self._begin() as conn:
             row = conn.execute(select(pending_sensors).where(pending_sensors.c.sensor_id == sensor_id)).first()
             if row is None or row.status != "pending":
                 raise LookupError(f"no pending sensor {sensor_id}")
             self._require(conn, plants, {"id": row.plant}, f"plant {row.plant}")
             path = DevicePath(row.plant, row.area, row.line, row.device)
+            name = row.sensor
+            if target is not None:
+                path, name = target.device_path(row.plant), target.sensor
+            registered_id = path.sensor_id(name)
+            if conn.execute(select(sensors.c.sensor_id).where(sensors.c.sensor_id == registered_id)).first():
+                raise TargetRegistered(registered_id)
             self._ensure_parents(conn, [path])
-            self._upsert(conn, sensors, [self._sensor_row(path, row.sensor, spec)])
+            self._upsert(conn, sensors, [self._sensor_row(path, name, spec)])
+            accepted = [sensor_id]
+            if registered_id != sensor_id:
+                self._add_alias(conn, sensor_id, registered_id, row.plant)
+                accepted.append(registered_id)  # a pending sensor seen at the target is now registered too
             conn.execute(
-                pending_sensors.update().where(pending_sensors.c.sensor_id == sensor_id).values(status="accepted")
+                pending_sensors.update()
+                .where(pending_sensors.c.sensor_id.in_(accepted), pending_sensors.c.status == "pending")
+                .values(status="accepted")
             )
-        info = self.sensor(sensor_id)
+        info = self.sensor(registered_id)
         assert info is not None
         return info
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ganlink.topics import DevicePath
+from ganlink.topics import SLUG_PATTERN, DevicePath
 
 __all__ = [
     "ALL_PLANTS",
@@ -17,13 +17,16 @@ __all__ = [
     "ApiKey",
     "AreaNode",
     "AssetTree",
+    "BackfillState",
     "DeviceNode",
     "LineNode",
     "PendingSensor",
     "PlantInfo",
     "Role",
     "SensorInfo",
+    "SensorAlias",
     "SensorSpec",
+    "SensorTarget",
     "hash_token",
 ]
 
@@ -125,8 +128,56 @@ class SensorSpec(_Record):
         return self
 
 
+_SLUG = f"^{SLUG_PATTERN.pattern}$"  # pydantic searches; the id rule is the whole string
+
+
+class SensorTarget(_Record):
+    """Where an approved sensor goes in its plant's asset tree (the plant is always the one it was seen in)."""
+
+    area: str = Field(pattern=_SLUG)
+    line: str = Field(pattern=_SLUG)
+    device: str = Field(pattern=_SLUG)
+    sensor: str = Field(pattern=_SLUG)
+
+    def device_path(self, plant: str) -> DevicePath:
+        return DevicePath(plant, self.area, self.line, self.device)
+
+
+class BackfillState(_Record):
+    """How far moving a mapped sensor's kept readings to its registered series has come."""
+
+    status: str  # queued | running | done | failed (failed ones are retried)
+    moved: int  # readings moved so far, over all passes
+    passes: int  # passes finished (another runs when readings still arrive under the wire path)
+    attempts: int  # failed attempts since the last success
+    error: str | None
+    updated_ns: int
+    retry_at_ns: int | None = None  # failed: when the next attempt may start
+
+
+class SensorAlias(_Record):
+    """A mapping from the path readings arrive under to the registered sensor they are stored as."""
+
+    wire_sensor_id: str
+    sensor_id: str
+    plant: str
+    approved_ns: int
+    backfill: BackfillState
+
+    @property
+    def wire_key(self) -> tuple[DevicePath, str]:
+        *levels, sensor = self.wire_sensor_id.split(".")
+        return DevicePath(*levels), sensor
+
+    @property
+    def target_key(self) -> tuple[DevicePath, str]:
+        *levels, sensor = self.sensor_id.split(".")
+        return DevicePath(*levels), sensor
+
+
 class PendingSensor(_Record):
-    """A sensor seen on the wire but not in the registry; its readings are stored as they arrive."""
+    """A sensor seen on the wire but not in the registry; its readings are stored as they arrive.
+    Approved with a mapping, ``target_sensor_id`` is what it became and ``backfill`` how its move goes."""
 
     sensor_id: str
     plant: str
@@ -139,6 +190,8 @@ class PendingSensor(_Record):
     seen_count: int
     last_value: float | None
     status: str
+    target_sensor_id: str | None = None
+    backfill: BackfillState | None = None
 
 
 class ApiKey(_Record):

@@ -33,6 +33,7 @@ __all__ = [
     "metadata",
     "pending_sensors",
     "plants",
+    "sensor_aliases",
     "sensors",
 ]
 
@@ -165,6 +166,26 @@ pending_sensors = Table(
     Column("seen_count", Integer, nullable=False),
     Column("last_value", Float, nullable=True),
     Column("status", String(20), nullable=False),  # pending | accepted | rejected
+)
+# Onboarding with a mapping: readings seen as wire_sensor_id are stored as sensor_id (the collector rewrites
+# them) and the kept ones are moved there by a backfill job, whose state lives in the backfill_* columns.
+sensor_aliases = Table(
+    "sensor_aliases",
+    metadata,
+    Column("wire_sensor_id", String(320), primary_key=True),  # dotted path the readings arrive under
+    Column("sensor_id", String(320), nullable=False, index=True),  # the registered sensor they become
+    Column("plant", String(63), nullable=False),
+    Column("approved_ns", BigInteger, nullable=False),
+    Column("backfill_status", String(20), nullable=False),  # queued | running | done | failed
+    Column("backfill_moved", BigInteger, nullable=False, server_default="0"),  # readings moved, all passes
+    Column("backfill_passes", Integer, nullable=False, server_default="0"),  # finished passes
+    Column("backfill_attempts", Integer, nullable=False, server_default="0"),  # failed attempts in a row
+    Column("backfill_error", Text, nullable=True),
+    Column("backfill_again", Boolean, nullable=False, server_default="0"),  # wire readings seen while running
+    Column("backfill_worker", String(200), nullable=True),
+    Column("backfill_lease_ns", BigInteger, nullable=True),  # a running job not renewed by then is retaken
+    Column("backfill_not_before_ns", BigInteger, nullable=False, server_default="0"),
+    Column("backfill_updated_ns", BigInteger, nullable=False),
 )
 # Append-only: rows are inserted, never updated or deleted.
 audit_log = Table(

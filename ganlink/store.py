@@ -22,6 +22,7 @@ __all__ = [
     "Aggregate",
     "LatestValue",
     "SeriesPoint",
+    "SensorKey",
     "SensorSelector",
     "TimeSeriesStore",
 ]
@@ -47,6 +48,18 @@ class SensorSelector:
     line: str | None = None
     device: str | None = None
     sensor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SensorKey:
+    """One telemetry series: a device path and a sensor of it (the five tags)."""
+
+    device: DevicePath
+    sensor: str
+
+    @property
+    def sensor_id(self) -> str:
+        return self.device.sensor_id(self.sensor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,12 @@ class TimeSeriesStore(Protocol):
 
     async def count_readings(self, selector: SensorSelector, start_ns: int, end_ns: int) -> int:
         """How many readings are stored for ``selector`` in [start_ns, end_ns)."""
+
+    async def move_series(self, source: SensorKey, target: SensorKey, *, start_ns: int, end_ns: int) -> int:
+        """Move the readings of ``source`` in [start_ns, end_ns) to ``target`` with their own times (a
+        re-run overwrites, never doubles), a bounded chunk at a time; each chunk is deleted from
+        ``source`` only after ``target`` holds at least as many readings over its span. Returns how
+        many readings were moved."""
 
     async def close(self) -> None:
         """Release connections."""
