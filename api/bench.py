@@ -51,11 +51,10 @@ def _line_protocol(sensor_index: int, start_s: int, count: int) -> list[str]:
     ]
 
 
-async def _load(store: Any, sensors: int, days: float, end_s: int) -> int:
-    """Write the history in batches with a few concurrent writers, showing progress; returns points written."""
+async def _load(store: Any, sensors: int, start_s: int, end_s: int) -> int:
+    """Write [start_s, end_s) in batches with a few concurrent writers, showing progress; returns points written."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
-    start_s = end_s - int(days * 86400)
     queue: asyncio.Queue[tuple[int, int, int] | None] = asyncio.Queue(maxsize=WRITERS * 2)
     written = 0
     columns = (TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TextColumn("points"), TimeRemainingColumn())
@@ -184,18 +183,21 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         async with InfluxStore.from_settings(settings) as store:
             await store.ensure_database()
             loaded = None if args.influx else _loaded_before(data_dir, sensors, days)
+            end_s = int(time.time())
             if loaded is not None:
-                end_s, points, load_s = int(loaded["end_s"]), int(loaded["points"]), float(loaded["load_s"])
-                print(f"reusing {points} points loaded earlier into {influx_dir}")
+                # Top the history up to now, so the latest values are current (they are searched back
+                # an hour or ten sample periods only) and the queried day is the last full one.
+                points, load_s = int(loaded["points"]), float(loaded["load_s"])
+                print(f"reusing {points} points loaded earlier into {influx_dir}; adding the time since")
+                points += await _load(store, sensors, int(loaded["end_s"]), end_s)
             else:
-                end_s = int(time.time())
                 started = time.perf_counter()
-                points = await _load(store, sensors, days, end_s)
+                points = await _load(store, sensors, end_s - int(days * 86400), end_s)
                 load_s = time.perf_counter() - started
                 print(f"loaded {points} points ({sensors} sensors x {days:g} days) in {load_s:.0f} s")
-                if data_dir is not None and not args.influx:
-                    note = {"sensors": sensors, "days": days, "end_s": end_s, "points": points, "load_s": load_s}
-                    (data_dir / LOADED_NOTE).write_text(json.dumps(note))
+            if data_dir is not None and not args.influx:
+                note = {"sensors": sensors, "days": days, "end_s": end_s, "points": points, "load_s": load_s}
+                (data_dir / LOADED_NOTE).write_text(json.dumps(note))
             pid = influx.process.pid if influx is not None and influx.process is not None else None
             print(f"waited {await _settle(pid):.0f} s for InfluxDB compactions to settle")
             app = create_app(settings, store=store, registry=registry, sync_alarms=False)
@@ -211,6 +213,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 buckets = min(days, 1.0) * 1440
                 if not buckets - 2 <= len(check["points"]) <= buckets + 1 or check["bucket_s"] != 60:
                     raise RuntimeError(f"24 h / 1 min query returned {len(check['points'])} points, not {buckets:.0f}")
+                latest = (await client.get(latest_paths[0])).json()
+                if not latest or any(reading["value"] is None for reading in latest):
+                    raise RuntimeError(f"a line's latest values are missing: {latest}")
                 await _measure(client, range_paths, min(2.0, args.seconds))  # warm-up
                 range_ms = await _measure(client, range_paths, args.seconds)
                 latest_ms = await _measure(client, latest_paths, args.seconds)

@@ -74,6 +74,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v1/audit"): Permission.ADMIN,
     # onboarding
     ("GET", "/api/v1/plants/{plant}/pending-sensors"): Permission.ONBOARD,
+    ("GET", "/api/v1/pending-sensors/{sensor_id}"): Permission.ONBOARD,
     ("POST", "/api/v1/pending-sensors/{sensor_id}/approve"): Permission.ONBOARD,
     ("POST", "/api/v1/pending-sensors/{sensor_id}/reject"): Permission.ONBOARD,
     # changing the asset tree

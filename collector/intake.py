@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from collector.attribution import GatewayPlants
@@ -10,8 +11,12 @@ from collector.dead_letter import DeadLetter, reading_payload
 from collector.sparkplug import SPARKPLUG_ROOT, SparkplugState
 from ganlink.errors import MessageRejected
 from ganlink.schema import AnomalyEvent, Reading, parse_anomaly, parse_telemetry
+from ganlink.topics import DevicePath
 
-__all__ = ["DETECTOR_PATTERN", "Intake", "read_message"]
+__all__ = ["DETECTOR_PATTERN", "Intake", "SensorRenames", "apply_aliases", "read_message"]
+
+# Aliases by wire device: sensor name seen there -> (registered device, registered sensor name).
+SensorRenames = Mapping[DevicePath, Mapping[str, tuple[DevicePath, str]]]
 
 # Detector names become an InfluxDB tag: no spaces, commas, quotes or line breaks.
 DETECTOR_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -94,3 +99,20 @@ def read_message(
         for rejected in message.rejected
     ]
     return Intake(message.readings, [], dead_letters, message.gateway, message.seq)
+
+
+def apply_aliases(intake: Intake, renames: SensorRenames) -> Intake:
+    """Readings of a sensor approved with a mapping become readings of the sensor it was mapped to (in
+    place). A message carries one device's readings: one dict lookup per message unless it is aliased."""
+    readings = intake.readings
+    if not readings:
+        return intake
+    device = readings[0].device
+    names = renames.get(device)
+    if names is None:
+        return intake
+    for index, reading in enumerate(readings):
+        target = names.get(reading.sensor) if reading.device == device else None
+        if target is not None:
+            readings[index] = Reading(target[0], target[1], reading.time_ns, reading.value, reading.quality)
+    return intake

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -40,6 +41,8 @@ __all__ = ["BrokerUnavailable", "MqttSource", "PublishReceipt", "broker_acknowle
 logger = logging.getLogger(__name__)
 
 _PUBACK_HEADER = struct.Struct("!BBH")  # packet type, remaining length 2, packet id
+_PUBLISH_QOS1 = 0x32  # PUBLISH, QoS 1, not retained (the DUP bit is masked off)
+_TELEMETRY_SUFFIX = b"/telemetry"
 
 
 class BrokerUnavailable(GanlinkError):
@@ -64,6 +67,7 @@ class _ReadAheadSocket:
     paho reads each packet in three calls (its type byte, its length, its body), each a system call
     on a plain socket; here they are served from one read. ``pending`` tells paho's loop that data
     is buffered, so it reads on without waiting in select (the hook paho has for TLS sockets).
+    :meth:`next_packet` and :meth:`fill` let :class:`_Client` take whole packets off the buffer.
     """
 
     _CHUNK = 64 * 1024
@@ -84,6 +88,40 @@ class _ReadAheadSocket:
         self._position = position + len(chunk)
         return chunk
 
+    def next_packet(self) -> tuple[int, bytes] | None:
+        """The next whole packet in the buffer, (first byte, rest after the length), and past it;
+        None while it is not all buffered. ValueError for a remaining length over four bytes."""
+        data, start = self._data, self._position
+        end = len(data)
+        at, length, shift = start + 1, 0, 0
+        while True:
+            if at >= end:
+                return None
+            byte = data[at]
+            at += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise ValueError("remaining length longer than four bytes")
+        if at + length > end:
+            return None
+        self._position = at + length
+        return data[start], data[at : at + length]
+
+    def fill(self) -> bool:
+        """Append what the socket holds now to the buffer; False at end of stream.
+
+        Raises BlockingIOError when nothing is there (and OSError as the socket does)."""
+        more = self._sock.recv(self._CHUNK)
+        if not more:
+            return False
+        rest = self._data[self._position :]
+        self._data = rest + more if rest else more
+        self._position = 0
+        return True
+
     def pending(self) -> int:
         return len(self._data) - self._position
 
@@ -100,12 +138,42 @@ class _ReadAheadSocket:
         self._sock.close()
 
 
-class _Client(paho.Client):
-    """paho's client on a read-ahead socket, acknowledging a batch's messages in one write.
+def _fresh_in_packet() -> Any:
+    # paho's own reset of its packet reader (paho.mqtt.client.Client._packet_read)
+    return {
+        "command": 0,
+        "have_remaining": 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": 0,
+        "packet": bytearray(b""),
+        "to_process": 0,
+        "pos": 0,
+    }
 
-    (paho reads a packet in three system calls, and ``ack`` queues, writes and wakes its loop once
-    per message: together a third of paho's cost per message.)
+
+class _Client(paho.Client):
+    """paho's client on a read-ahead socket, with a short path for telemetry and a bounded hold.
+
+    - Reading: whole packets are taken off the buffer, many per loop turn; a QoS 1 telemetry
+      PUBLISH without properties goes straight to ``on_telemetry(topic, mid, payload)`` (no
+      MQTTMessage, no callback matching); every other packet goes to paho's own handlers.
+    - Holding: while ``holding()`` is true (as many unacknowledged messages held as the window
+      allows) nothing more is read from the socket, so what the collector holds stays bounded even
+      when the broker sends past the Receive Maximum (Mosquitto 2.0.11 does, see docs). ``room`` is
+      set when acknowledgements free room.
+    - Acknowledging: a batch's PUBACKs are queued as one write (paho's ``ack`` queues, writes and
+      wakes its loop once per message).
     """
+
+    _BURST = 1000  # packets per loop turn before paho writes acks and checks keepalive
+    _HOLD_WAIT_S = 0.05
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_telemetry: Callable[[str, int, bytes], None] | None = None
+        self.holding: Callable[[], bool] = lambda: False
+        self.room = threading.Event()
 
     def _create_socket(self) -> Any:
         return _ReadAheadSocket(super()._create_socket())
@@ -115,6 +183,73 @@ class _Client(paho.Client):
         if mids:
             pubacks = b"".join([_PUBACK_HEADER.pack(paho.PUBACK, 2, mid) for mid in mids])
             self._packet_queue(paho.PUBACK, pubacks, 0, 0)
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        sock = self._sock
+        if not isinstance(sock, _ReadAheadSocket) or self._in_packet["command"]:
+            return super().loop_read(max_packets)
+        for _ in range(self._BURST):
+            if self._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            if self.holding():
+                self.room.clear()
+                if self.holding():  # no ack came in between: wait for one (briefly, so paho writes and pings)
+                    self.room.wait(self._HOLD_WAIT_S)
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            try:
+                packet = sock.next_packet()
+            except ValueError:
+                return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_PROTOCOL)
+            if packet is None:
+                try:
+                    if not sock.fill():
+                        return super().loop_read(max_packets)  # end of stream: paho reports the lost connection
+                except BlockingIOError:
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+                except OSError:
+                    return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
+                with self._msgtime_mutex:
+                    self._last_bytes_received = paho.time_func()
+                continue
+            rc = self._handle_whole_packet(*packet)
+            if rc:
+                return self._loop_rc_handle(rc)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _handle_whole_packet(self, first: int, body: bytes) -> MQTTErrorCode:
+        on_telemetry = self.on_telemetry
+        if first & 0xF7 == _PUBLISH_QOS1 and on_telemetry is not None:
+            publish = self._telemetry_publish(body)
+            if publish is not None:
+                on_telemetry(*publish)
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        packet = _fresh_in_packet()
+        packet.update(command=first, have_remaining=1, remaining_length=len(body), packet=bytearray(body))
+        self._in_packet = packet
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            self._easy_log(paho.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = _fresh_in_packet()
+        return rc
+
+    def _telemetry_publish(self, body: bytes) -> tuple[str, int, bytes] | None:
+        """(topic, mid, payload) of a QoS 1 PUBLISH on a telemetry topic without properties, else None."""
+        topic_end = 2 + int.from_bytes(body[:2], "big")
+        start = topic_end + 2
+        topic = body[2:topic_end]
+        if not topic.endswith(_TELEMETRY_SUFFIX) or len(body) < start:
+            return None
+        if self._protocol == paho.MQTTv5:
+            if body[start : start + 1] != b"\x00":  # properties (or a short packet): paho reads them
+                return None
+            start += 1
+        try:
+            text = topic.decode()
+        except UnicodeDecodeError:
+            return None
+        return text, int.from_bytes(body[topic_end : topic_end + 2], "big"), body[start:]
 
 
 class PublishReceipt:
@@ -184,6 +319,8 @@ class MqttSource:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_telemetry = self._on_telemetry
+        client.holding = self._holding
         if self._on_gateway_status is not None:
             client.message_callback_add(STATUS_SUBSCRIPTION, self._on_status_message)
         return client
@@ -283,33 +420,45 @@ class MqttSource:
         with self._ack_lock:
             # Messages of the lost connection are re-sent by the broker; none of them is acked now.
             self._acks.new_connection()
+        self._client.room.set()
         if self._accepting:
             logger.warning("disconnected from the broker (%s); reconnecting", reason)
 
+    def _holding(self) -> bool:
+        """True while as many unacknowledged messages are held as the window allows: read no more."""
+        return len(self._acks) >= self._config.inflight_window
+
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        self._take(message.topic, bytes(message.payload), message.mid if message.qos > 0 else None)
+
+    def _on_telemetry(self, topic: str, mid: int, payload: bytes) -> None:
+        self._take(topic, payload, mid)
+
+    def _take(self, topic: str, payload: bytes, mid: int | None) -> None:
+        """Validate one message and add it to the open batch; ``mid`` None for QoS 0 (nothing to ack)."""
         if not self._accepting:
             return
         received = self._clock_ns()
         config = self._config
         intake = read_message(
-            message.topic,
-            bytes(message.payload),
+            topic,
+            payload,
             now_ns=received,
             max_skew_ns=config.max_skew_ns,
             max_payload_bytes=config.max_payload_bytes,
             gateway_plants=self._gateway_plants,
             sparkplug=self._sparkplug,
         )
-        for topic, body in intake.commands:
-            self._client.publish(topic, body, qos=0)
+        for command_topic, body in intake.commands:
+            self._client.publish(command_topic, body, qos=0)
         metrics = self._metrics
         metrics.messages_received += 1
         metrics.readings_received += len(intake.readings)
         if intake.gateway is not None and intake.seq is not None:
             self._sequences.observe(intake.gateway, intake.seq)
         token = None
-        if message.qos > 0:
-            token = AckToken(self._acks.connection, message.mid)
+        if mid is not None:
+            token = AckToken(self._acks.connection, mid)
             self._acks.register(token)
         self._builder.add(intake, token)
 
@@ -328,3 +477,4 @@ class MqttSource:
         with self._ack_lock:
             current = self._acks.connection
             self._client.ack_all([token.mid for token in tokens if token.connection == current])
+        self._client.room.set()

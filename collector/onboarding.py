@@ -5,7 +5,8 @@ The writer calls :meth:`UnknownSensorReporter.observe` per written batch (a set 
 against a cached copy of the registered sensors, one dict lookup per run of a device's readings);
 the registry is written only by :meth:`UnknownSensorReporter.run`, every ``report_every_s``, with one
 summary per unknown sensor (oldest and newest reading, count). The cached sensors are re-read every
-``refresh_s``, so sensors approved in the API stop being reported.
+``refresh_s``, so sensors approved in the API stop being reported; the sensor aliases
+(collector.aliases) are re-read with them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from collector.aliases import SensorAliases
 from ganlink.registry_core import RegistryError
 from ganlink.schema import Reading
 from ganlink.topics import DevicePath
@@ -70,8 +72,10 @@ class UnknownSensorReporter:
         refresh_s: float = 30.0,
         report_every_s: float = 2.0,
         max_sensors: int = 10_000,
+        aliases: SensorAliases | None = None,
     ) -> None:
         self._registry = registry
+        self._aliases = aliases
         self._refresh_s = refresh_s
         self._report_every_s = report_every_s
         self._max_sensors = max_sensors
@@ -83,9 +87,11 @@ class UnknownSensorReporter:
         self.sightings_dropped = 0
 
     async def refresh(self) -> None:
-        """Re-read the registered and rejected sensors (call once before the first batch)."""
+        """Re-read the registered and rejected sensors and the aliases (call once before the first batch)."""
         known = await asyncio.to_thread(self._registry.known_sensor_ids)
         known |= await asyncio.to_thread(self._registry.rejected_sensor_ids)
+        if self._aliases is not None:
+            await self._aliases.refresh()
         self._known = _sensors_by_device(known)
         self.refreshed_at = time.monotonic()
 

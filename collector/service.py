@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from types import TracebackType
 from typing import Any, Self
 
+from collector.aliases import AliasingBatchBuilder, SensorAliases
+from collector.backfill import SeriesMover
 from collector.batching import BatchBuilder
 from collector.completeness import CompletenessStore, CompletenessTracker
 from collector.config import CollectorConfig, RetryPolicy
@@ -55,6 +58,7 @@ class Collector:
         # With a registry: unknown sensors are reported as pending, gateway status and sequence totals kept.
         self.registry = registry
         self.onboarding: UnknownSensorReporter | None = None
+        self.backfill: SeriesMover | None = None  # moves kept readings of sensors approved with a mapping
         self.gateway_status: GatewayStatusRecorder | None = None
         self.metrics = CollectorMetrics()
         self.sequences = SequenceLedger()
@@ -79,16 +83,24 @@ class Collector:
         self.completeness = CompletenessTracker.from_plant_files(plant_files, window_s=config.completeness_window_s)
         self._completeness_store = CompletenessStore(config.completeness_db)
         dead_letters = DeadLetterStore(config.deadletter_db)
-        builder = BatchBuilder(
-            max_readings=config.batch_size,
-            max_messages=max(1, config.inflight_window // 2),
-            on_sealed=self._notify_sealed,
-        )
+        max_readings, max_messages = config.batch_size, max(1, config.inflight_window // 2)
+        builder = BatchBuilder(max_readings=max_readings, max_messages=max_messages, on_sealed=self._notify_sealed)
         if self.registry is not None:
+            aliases = SensorAliases(self.registry)
+            builder = AliasingBatchBuilder(
+                aliases, max_readings=max_readings, max_messages=max_messages, on_sealed=self._notify_sealed
+            )
             self.onboarding = UnknownSensorReporter(
-                self.registry, refresh_s=config.registry_refresh_s, report_every_s=config.onboarding_report_every_s
+                self.registry,
+                refresh_s=config.registry_refresh_s,
+                report_every_s=config.onboarding_report_every_s,
+                aliases=aliases,
             )
             await self.onboarding.refresh()
+            # Claims wait until every collector (same refresh interval) stores new readings under the target.
+            settle_s = config.registry_refresh_s + config.onboarding_report_every_s + 2 * config.flush_interval_s
+            worker = f"{config.client_id}-{os.getpid()}"
+            self.backfill = SeriesMover(self.registry, self.store, aliases, worker=worker, settle_s=settle_s)
             self.gateway_status = GatewayStatusRecorder(
                 self.registry,
                 self.sequences,
@@ -142,6 +154,8 @@ class Collector:
             report = tasks.create_task(self._report(report_every_s), name="collector-report")
             if self.onboarding is not None:
                 tasks.create_task(self.onboarding.run(flushed), name="collector-onboarding")
+            if self.backfill is not None:
+                tasks.create_task(self.backfill.run(flushed), name="collector-backfill")
             if self.gateway_status is not None:
                 tasks.create_task(self.gateway_status.run(flushed), name="collector-gateway-status")
             if self.config.metrics_port is not None:
