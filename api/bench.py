@@ -188,15 +188,18 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 # Top the history up to now, so the latest values are current (they are searched back
                 # an hour or ten sample periods only) and the queried day is the last full one.
                 points, load_s = int(loaded["points"]), float(loaded["load_s"])
+                start_s = int(loaded.get("start_s", loaded["end_s"] - int(days * 86400)))
                 print(f"reusing {points} points loaded earlier into {influx_dir}; adding the time since")
                 points += await _load(store, sensors, int(loaded["end_s"]), end_s)
             else:
                 started = time.perf_counter()
-                points = await _load(store, sensors, end_s - int(days * 86400), end_s)
+                start_s = end_s - int(days * 86400)
+                points = await _load(store, sensors, start_s, end_s)
                 load_s = time.perf_counter() - started
                 print(f"loaded {points} points ({sensors} sensors x {days:g} days) in {load_s:.0f} s")
             if data_dir is not None and not args.influx:
-                note = {"sensors": sensors, "days": days, "end_s": end_s, "points": points, "load_s": load_s}
+                note = {"sensors": sensors, "days": days, "start_s": start_s, "end_s": end_s, "points": points,
+                        "load_s": load_s}  # fmt: skip
                 (data_dir / LOADED_NOTE).write_text(json.dumps(note))
             pid = influx.process.pid if influx is not None and influx.process is not None else None
             print(f"waited {await _settle(pid):.0f} s for InfluxDB compactions to settle")
@@ -210,7 +213,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
             ) as client:
                 check = (await client.get(range_paths[0])).json()
-                buckets = min(days, 1.0) * 1440
+                buckets = min(end_s - start_s, 86400) / 60
                 if not buckets - 2 <= len(check["points"]) <= buckets + 1 or check["bucket_s"] != 60:
                     raise RuntimeError(f"24 h / 1 min query returned {len(check['points'])} points, not {buckets:.0f}")
                 latest = (await client.get(latest_paths[0])).json()
