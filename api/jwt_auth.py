@@ -108,7 +108,7 @@ class JwtValidator:
         missing = [name for name in ("api_jwt_issuer", "api_jwt_audience") if not getattr(settings, name)]
         if missing:
             env = ", ".join(f"GANLINK_{name.upper()}" for name in missing)
-            raise ConfigError(f"JWT keys are configured but {env} is not set (tokens must name issuer and audience)")
+            raise ConfigError(f"JWT keys are configured but these are not set: {env} (tokens must name both)")
         keys: list[VerificationKey] = []
         secret = _shared_secret(settings)
         if secret is not None:
