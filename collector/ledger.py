@@ -30,6 +30,8 @@ class AckLedger:
         self._lock = threading.Lock()
         self._pending: OrderedDict[AckToken, bool] = OrderedDict()
         self._connection = 0
+        # The most messages held unacknowledged at once since start (memory stays flat if this does).
+        self.peak = 0
 
     @property
     def connection(self) -> int:
@@ -49,6 +51,7 @@ class AckLedger:
         with self._lock:
             if token.connection == self._connection:
                 self._pending[token] = False
+                self.peak = max(self.peak, len(self._pending))
 
     def complete(self, tokens: list[AckToken]) -> list[AckToken]:
         """Mark messages as durably handled; returns those now ready to ack, in arrival order."""

@@ -178,6 +178,10 @@ class _Client(paho.Client):
     def _create_socket(self) -> Any:
         return _ReadAheadSocket(super()._create_socket())
 
+    def awaiting_pubacks(self) -> bool:
+        """True while a publish of ours (a dead letter, the Sparkplug state) waits for the broker's PUBACK."""
+        return bool(self._out_messages)
+
     def ack_all(self, mids: Sequence[int]) -> None:
         """PUBACK each of ``mids`` (QoS 1, manual acks): the same packets ``ack`` sends, queued as one."""
         if mids:
@@ -405,6 +409,10 @@ class MqttSource:
         logger.info("connected to the broker (connection %d, session present: %s)", connection, session)
         if self._config.sparkplug:
             client.publish(self._state_topic, self._state_body(online=True), qos=1, retain=True)
+        if session:
+            # The broker kept our subscriptions and re-sends held messages ahead of the SUBACK; the
+            # writer must run to take them (the window stops reading), so don't wait for the SUBACK.
+            self._subscribed.set()
         # Statuses at QoS 0: the retained copy is re-sent on every subscribe, nothing to acknowledge.
         client.subscribe([(topic, 0 if topic == STATUS_SUBSCRIPTION else 1) for topic in self.subscriptions])
 
@@ -425,8 +433,12 @@ class MqttSource:
             logger.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _holding(self) -> bool:
-        """True while as many unacknowledged messages are held as the window allows: read no more."""
-        return len(self._acks) >= self._config.inflight_window
+        """True while as many unacknowledged messages are held as the window allows: read no more.
+
+        Except while a publish of ours waits for its PUBACK: that can only be read off the same
+        stream, and the writer waits for it (dead letters) before it acknowledges anything.
+        """
+        return len(self._acks) >= self._config.inflight_window and not self._client.awaiting_pubacks()
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         self._take(message.topic, bytes(message.payload), message.mid if message.qos > 0 else None)
