@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 from typing import Any
 
@@ -18,6 +19,12 @@ def _run(args: argparse.Namespace) -> int:
         overrides["metrics_port"] = args.metrics_port
     if args.no_share:
         overrides["share_group"] = None
+
+    # Ingest allocates ~20 objects per reading and frees them a batch later: the default young-GC
+    # threshold (700) rescans them constantly. 10,000 cut CPU per reading ~10 % for +2 MB peak RSS
+    # (50,000 saved a little more for +45 MB); what imports left behind is frozen, never rescanned.
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 100)
 
     async def main() -> None:
         stop = asyncio.Event()
