@@ -73,7 +73,7 @@ async def approve(
         raise _not_pending(registry, sensor_id)
     target = body.target
     if target is not None and target.plant not in (None, pending.plant):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"target plant {target.plant!r} is not {pending.plant!r}, the plant {sensor_id} was "
                             "seen in; a sensor is mapped only within its own plant")  # fmt: skip
     spec = SensorSpec.model_validate(body.model_dump(exclude={"target"}))
