@@ -1,11 +1,20 @@
 // Onboarding: pending sensors of a plant with a sample of their stored readings and a commissioning
-// report; integrators approve (with unit, kind, range, period, class) or reject. Same token as the other pages.
+// report; integrators approve (with unit, kind, range, period, class, and where in the plant's asset tree)
+// or reject. A sensor mapped to another path shows its backfill status. Same token as the other pages.
 
 import {
   $, Unauthorized, apiJson as api, el, setLink, showLogin, takeToken,
 } from "./common.js";
 
-const state = { token: null, plant: null, selected: null, sample: null };
+const state = { token: null, plant: null, selected: null, sample: null, poll: null };
+const UNFINISHED = new Set(["queued", "running", "failed"]);
+
+function backfillText(backfill) {
+  if (!backfill) return "";
+  const text = `backfill ${backfill.status} · ${backfill.moved} moved`;
+  if (backfill.status === "failed") return `${text} · attempt ${backfill.attempts} failed: ${backfill.error} (retried)`;
+  return text;
+}
 
 function notice(text, ok) { $("notice").replaceChildren(el("div", { class: `notice ${ok ? "ok" : "err"}`, text })); }
 
@@ -23,7 +32,7 @@ async function loadPending() {
     rows = await api(`/plants/${state.plant}/pending-sensors`, { params: { status } });
   } catch (error) {
     if (error.status === 403) {
-      $("pending-rows").replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "Your role cannot onboard sensors (integrator or admin needed)." })));
+      $("pending-rows").replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "Your role cannot onboard sensors (integrator or admin needed)." })));
       setLink(false, "no onboarding right");
       return;
     }
@@ -32,19 +41,25 @@ async function loadPending() {
   $("pending-count").textContent = String(rows.filter((r) => r.status === "pending").length);
   $("pending-count").className = rows.some((r) => r.status === "pending") ? "badge hot" : "badge";
   if (!rows.length) {
-    $("pending-rows").replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No pending sensors in this plant." })));
+    $("pending-rows").replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No pending sensors in this plant." })));
   } else {
     $("pending-rows").replaceChildren(...rows.map((row) => {
       const tr = el("tr", { "data-sensor": row.sensor_id, class: row.sensor_id === state.selected ? "selected" : "" },
         el("td", {}, el("span", { class: "mono", text: row.sensor_id.split(".").slice(1).join(".") }), row.status === "pending" ? "" : el("span", { class: "muted", text: ` (${row.status})` })),
         el("td", { class: "num", text: String(row.seen_count) }),
         el("td", { class: "num", text: row.last_value === null ? "—" : String(row.last_value) }),
-        el("td", { class: "muted", text: age(row.last_seen_ns / 1e6) }));
+        el("td", { class: "muted", text: age(row.last_seen_ns / 1e6) }),
+        el("td", { class: `backfill ${row.backfill ? `backfill-${row.backfill.status}` : ""}` },
+          row.target_sensor_id ? el("span", { class: "mono", text: row.target_sensor_id.split(".").slice(1).join(".") }) : "",
+          row.backfill ? el("div", { class: "muted", text: backfillText(row.backfill) }) : ""));
       tr.addEventListener("click", () => select(row.sensor_id));
       return tr;
     }));
   }
   setLink(true, `${rows.length} listed`);
+  // While a backfill is unfinished, look again every few seconds so its status stays current.
+  clearTimeout(state.poll);
+  if (rows.some((r) => r.backfill && UNFINISHED.has(r.backfill.status))) state.poll = setTimeout(loadPending, 3000);
 }
 
 // -- sample and report -----------------------------------------------------------------------------
@@ -82,7 +97,9 @@ function renderReport(report) {
 function prefill(sensorId, report) {
   const form = $("approve-form");
   form.reset();
-  form.elements.name.value = sensorId.split(".").pop();
+  const [, area, line, device, sensor] = sensorId.split(".");
+  Object.entries({ area, line, device, sensor }).forEach(([k, v]) => { form.elements[`target_${k}`].value = v; });
+  form.elements.name.value = sensor;
   if (report.suggested_range) {
     form.elements.range_min.value = report.suggested_range[0];
     form.elements.range_max.value = report.suggested_range[1];
@@ -102,6 +119,8 @@ async function select(sensorId) {
   prefill(sensorId, sample.report);
   $("approve").disabled = sample.status !== "pending";
   $("reject").disabled = sample.status !== "pending";
+  const pending = await api(`/pending-sensors/${sensorId}`);
+  $("backfill").textContent = pending.target_sensor_id ? `registered as ${pending.target_sensor_id} — ${backfillText(pending.backfill)}` : "";
 }
 
 async function approve() {
@@ -112,10 +131,12 @@ async function approve() {
     name: data.name, unit: data.unit, kind: data.kind, data_class: Number(data.data_class),
     range_min: Number(data.range_min), range_max: Number(data.range_max),
     sample_period_s: Number(data.sample_period_s), key: data.key === "true",
+    target: { area: data.target_area, line: data.target_line, device: data.target_device, sensor: data.target_sensor },
   };
   try {
     const info = await api(`/pending-sensors/${state.selected}/approve`, { method: "POST", body });
-    notice(`approved: ${info.sensor_id} is now registered (${info.unit}, ${info.kind})`, true);
+    const moved = info.backfill ? ` from ${info.wire_sensor_id}; its stored readings move there (${backfillText(info.backfill)})` : "";
+    notice(`approved: ${info.sensor_id} is now registered (${info.unit}, ${info.kind})${moved}`, true);
     $("sample").hidden = true;
     state.selected = null;
     await loadPending();
