@@ -147,21 +147,26 @@ def _load_json_object_fast(payload: bytes) -> dict[str, Any]:
     return _load_json_object(payload)
 
 
+class _UncheckedReading:
+    """A Reading's slots without the frozen dataclass's per-field ``object.__setattr__`` (a third of
+    a reading's parse cost): set plainly, then the object becomes a Reading by ``__class__``
+    assignment (same slots, so the same layout). Only for fields already checked."""
+
+    __slots__ = ("device", "quality", "sensor", "time_ns", "value")
+
+
+if _UncheckedReading.__slots__ != tuple(sorted(Reading.__slots__)):  # pragma: no cover - a changed Reading
+    raise TypeError("_UncheckedReading must have exactly Reading's slots")
+
+
 def _trusted_reading(device: DevicePath, sensor: str, time_ns: int, value: float, quality: Quality) -> Reading:
-    # Reading's frozen __init__ is a third of a reading's parse cost; its slots are set directly
-    # here, only for fields already checked. Equal (and equally hashed) to Reading(...).
-    reading: Reading = object.__new__(Reading)
-    _SET_DEVICE(reading, device)
-    _SET_SENSOR(reading, sensor)
-    _SET_TIME_NS(reading, time_ns)
-    _SET_VALUE(reading, value)
-    _SET_QUALITY(reading, quality)
-    return reading
-
-
-_SET_DEVICE, _SET_SENSOR, _SET_TIME_NS, _SET_VALUE, _SET_QUALITY = (
-    Reading.__dict__[name].__set__ for name in ("device", "sensor", "time_ns", "value", "quality")
-)
+    """A Reading of checked fields, equal (and equally hashed) to ``Reading(...)``."""
+    reading: Any = _UncheckedReading()
+    reading.device, reading.sensor, reading.time_ns, reading.value, reading.quality = (
+        device, sensor, time_ns, value, quality
+    )
+    reading.__class__ = Reading
+    return reading  # type: ignore[no-any-return]
 
 
 def _check_readings(
@@ -175,20 +180,33 @@ def _check_readings(
     readings: list[Reading] = []
     rejected: list[RejectedReading] = []
     times: dict[str, int] = {}  # ts texts of this message already parsed and in range
-    isfinite = math.isfinite
+    isfinite, qualities, unchecked, reading_class = math.isfinite, _QUALITY_BY_LABEL, _UncheckedReading, Reading
     for raw in raw_readings:
         if type(raw) is dict:
             ts, value, sensor = raw.get("ts"), raw.get("value"), raw.get("sensor")
-            time_ns = times.get(ts) if type(ts) is str else None
-            if time_ns is None and type(ts) is str:
-                time_ns = _time_in_range(ts, earliest_ns, latest_ns)
-                if time_ns is not None:
-                    times[ts] = time_ns
+            time_ns = None
+            if type(ts) is str:
+                time_ns = times.get(ts)
+                if time_ns is None:
+                    time_ns = _time_in_range(ts, earliest_ns, latest_ns)
+                    if time_ns is not None:
+                        times[ts] = time_ns
             label = raw.get("quality", "good")
-            quality = _QUALITY_BY_LABEL.get(label) if type(label) is str else None
-            plain = time_ns is not None and quality is not None and type(value) is float and isfinite(value)
-            if plain and is_slug(sensor):
-                readings.append(_trusted_reading(device, sensor, time_ns, value, quality))  # type: ignore[arg-type]
+            quality = qualities.get(label) if type(label) is str else None
+            if (
+                time_ns is not None
+                and quality is not None
+                and type(value) is float
+                and isfinite(value)
+                and is_slug(sensor)
+            ):
+                # _trusted_reading, inline: this runs once per reading the collector takes in
+                reading: Any = unchecked()
+                reading.device, reading.sensor, reading.time_ns, reading.value, reading.quality = (
+                    device, sensor, time_ns, value, quality
+                )
+                reading.__class__ = reading_class
+                readings.append(reading)
                 continue
         checked = _check_reading(device, raw, earliest_ns, latest_ns)
         if isinstance(checked, Reading):
