@@ -74,17 +74,14 @@ class _ReadAheadSocket:
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
-        self._data = b""
+        self._data = bytearray()  # appended to in place: a large packet arriving in pieces is not recopied
         self._position = 0
 
     def recv(self, size: int) -> bytes:
+        if self._position >= len(self._data) and not self.fill():  # BlockingIOError when empty, as paho expects
+            return b""
         position = self._position
-        if position >= len(self._data):
-            data = self._sock.recv(max(size, self._CHUNK))  # BlockingIOError when empty, as paho expects
-            if len(data) <= size:
-                return bytes(data)
-            self._data, position = data, 0
-        chunk = self._data[position : position + size]
+        chunk = bytes(self._data[position : position + size])
         self._position = position + len(chunk)
         return chunk
 
@@ -108,7 +105,7 @@ class _ReadAheadSocket:
         if at + length > end:
             return None
         self._position = at + length
-        return data[start], data[at : at + length]
+        return data[start], bytes(data[at : at + length])
 
     def fill(self) -> bool:
         """Append what the socket holds now to the buffer; False at end of stream.
@@ -117,9 +114,10 @@ class _ReadAheadSocket:
         more = self._sock.recv(self._CHUNK)
         if not more:
             return False
-        rest = self._data[self._position :]
-        self._data = rest + more if rest else more
-        self._position = 0
+        if self._position:
+            del self._data[: self._position]  # what was read already
+            self._position = 0
+        self._data += more
         return True
 
     def pending(self) -> int:
