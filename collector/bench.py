@@ -245,9 +245,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
             half_rate = max(10.0, landed_per_s / READINGS_PER_MESSAGE / 2)
             console.print(f"[bold]Latency[/] at half that rate ({half_rate:,.0f} messages/s) for {seconds / 2:.0f}s")
             latencies = await _latency(broker, store, half_rate, max(3.0, seconds / 2))
-            duplicates = sum(
-                int(_scrape(port).get("ganlink_collector_sequence_duplicates_total", 0)) for port in metrics_ports
-            )
+            scraped = [_scrape(port) for port in metrics_ports]
+            duplicates = sum(int(m.get("ganlink_collector_sequence_duplicates_total", 0)) for m in scraped)
+            held_peak = max(int(m.get("ganlink_collector_in_flight_peak", 0)) for m in scraped)
             rss = sum(_peak_rss_mb(collector.pid) for collector in collectors)
         finally:
             for collector in collectors:
@@ -267,6 +267,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, float | int]:
             "p99_ms": round(_percentile(latencies, 0.99), 1),
             "latency_probes": len(latencies),
             "collector_rss_mb": round(rss, 1),
+            "held_unacked_peak": held_peak,
             "collectors": count,
             "messages": messages,
             "readings_per_message": READINGS_PER_MESSAGE,

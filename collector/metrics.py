@@ -27,6 +27,7 @@ class CollectorMetrics:
     readings_spooled: int = 0
     spool_depth_batches: int = 0
     in_flight_messages: int = 0
+    in_flight_peak: int = 0
     write_seconds_total: float = 0.0
     lag_seconds_last: float = 0.0
     auth_alarm: bool = False
@@ -50,6 +51,7 @@ class CollectorMetrics:
         metric("batches_spooled_total", "counter", "batches put in the disk spool", self.batches_spooled)
         metric("spool_depth_batches", "gauge", "batches waiting in the disk spool", self.spool_depth_batches)
         metric("in_flight_messages", "gauge", "messages received but not yet acknowledged", self.in_flight_messages)
+        metric("in_flight_peak", "gauge", "most messages held unacknowledged at once", self.in_flight_peak)
         metric("write_seconds_total", "counter", "time spent in store writes", self.write_seconds_total)
         metric("lag_seconds", "gauge", "source time to written, newest batch", self.lag_seconds_last)
         metric("store_auth_alarm", "gauge", "1 while the store refuses our credentials", int(self.auth_alarm))

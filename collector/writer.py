@@ -226,6 +226,7 @@ class BatchWriter:
         if ready:
             self._settler.ack(ready)
         self._metrics.in_flight_messages = len(self._acks)
+        self._metrics.in_flight_peak = self._acks.peak
 
     async def drain_spool(self, stop: asyncio.Event) -> None:
         """Replay spooled batches oldest first whenever there are any; live batches keep flowing."""
