@@ -70,12 +70,17 @@ class CompletenessTracker:
         per_device: dict[DevicePath, dict[tuple[str, int], int]] = {}
         device: DevicePath | None = None
         counts: dict[tuple[str, int], int] = {}
+        last_time: int | None = None
+        start = 0
         for reading in readings:
             # A message's readings share one DevicePath object: hash the dataclass once per run of them.
             if reading.device is not device:
                 device = reading.device
                 counts = per_device.setdefault(device, {})
-            key = (reading.sensor, reading.time_ns - reading.time_ns % window)
+            time_ns = reading.time_ns
+            if time_ns != last_time:  # and usually one source time: its window is found once
+                last_time, start = time_ns, time_ns - time_ns % window
+            key = (reading.sensor, start)
             counts[key] = counts.get(key, 0) + 1
         with self._lock:
             for path, sensor_counts in per_device.items():
