@@ -99,23 +99,43 @@ def _device_tags(device: DevicePath) -> str:
     return f"{TELEMETRY_MEASUREMENT},plant={device.plant},area={device.area},line={device.line},device={device.device}"
 
 
+_QUALITY_TAIL = {quality: f",quality={field} " for quality, field in _QUALITY_FIELD.items()}
+_PREFIXES_PER_DEVICE = 4096  # sensors whose line start is kept per device (ids come off the wire)
+
+
+@lru_cache(maxsize=4096)
+def _line_starts(device: DevicePath) -> dict[str, str]:
+    """sensor -> the start of its telemetry lines up to ``value=``, filled in by :func:`encode_readings`."""
+    return {}
+
+
 def encode_readings(readings: Iterable[Reading]) -> list[str]:
     """Lines for many readings, in order; the same lines as :func:`encode_reading` gives one by one."""
     lines: list[str] = []
+    append = lines.append
     device: DevicePath | None = None
-    device_tags = ""
+    starts: dict[str, str] = {}
+    tails = _QUALITY_TAIL
+    last_time: int | None = None
+    time_text = ""
     for reading in readings:
-        # A message's readings share one DevicePath object: its tags are formatted once per run of them.
+        # A message's readings share one DevicePath object: its cache is looked up once per run of them.
         if reading.device is not device:
             device = reading.device
-            device_tags = _device_tags(device)
-        value = _float_text(reading.value)
-        if not value:
+            starts = _line_starts(device)
+        value = reading.value
+        text = repr(value if type(value) is float else float(value))
+        if text[-1] in "nf":  # nan, inf, -inf: the only reprs not ending in a digit
             raise _not_finite("value", reading.value, reading.sensor_id)
-        lines.append(
-            f"{device_tags},sensor={escape_tag_value(reading.sensor)} "
-            f"value={value},quality={_QUALITY_FIELD[reading.quality]} {int(reading.time_ns)}"
-        )
+        start = starts.get(reading.sensor)
+        if start is None:
+            start = f"{_device_tags(device)},sensor={escape_tag_value(reading.sensor)} value="
+            if len(starts) < _PREFIXES_PER_DEVICE:
+                starts[reading.sensor] = start
+        time_ns = reading.time_ns
+        if time_ns != last_time:  # a message's readings usually share one source time
+            last_time, time_text = time_ns, str(int(time_ns))
+        append(f"{start}{text}{tails[reading.quality]}{time_text}")
     return lines
 
 
