@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -254,12 +255,19 @@ def _check_reading(
     return Reading(device, sensor, time_ns, value, quality)
 
 
+@lru_cache(maxsize=65536)
+def _telemetry_device(topic: str) -> DevicePath:
+    # One validated DevicePath per topic, shared by every message on it (it is immutable): no
+    # re-validation per message, and downstream per-device caches see the same object.
+    return parse_device_topic(topic, "telemetry")
+
+
 def parse_telemetry(topic: str, payload: bytes, *, now_ns: int, max_skew_ns: int) -> TelemetryMessage:
     """Validate one telemetry message; bad readings come back in ``rejected`` with a reason.
 
     Raises MessageRejected (reason slug + detail) when the message cannot be read or attributed.
     """
-    device = parse_device_topic(topic, "telemetry")
+    device = _telemetry_device(topic)
     body = _load_json_object_fast(payload)
     version = body.get("v")
     if isinstance(version, bool) or version != PAYLOAD_VERSION:  # true == 1 in Python, not in the contract
