@@ -282,6 +282,7 @@ class MqttSource:
         metrics: CollectorMetrics,
         clock_ns: Callable[[], int] = now_ns,
         on_gateway_status: Callable[[str, bytes, bool], None] | None = None,
+        gateway_plants: GatewayPlants | None = None,
     ) -> None:
         self._config = config
         # (topic, payload, retained) of gateway status messages, from paho's thread; None: not subscribed.
@@ -297,7 +298,7 @@ class MqttSource:
         self._subscribed = threading.Event()
         self._accepting = True
         plant_files = config.plant_files if config.plant_files is not None else tuple(bundled_plant_files())
-        self._gateway_plants = GatewayPlants.from_plant_files(plant_files)
+        self._gateway_plants = gateway_plants or GatewayPlants.from_plant_files(plant_files)
         self._sparkplug = SparkplugState(DeviceAreas.from_plant_files(plant_files)) if config.sparkplug else None
         self._client = self._build_client()
 

@@ -6,7 +6,8 @@ against a cached copy of the registered sensors, one dict lookup per run of a de
 the registry is written only by :meth:`UnknownSensorReporter.run`, every ``report_every_s``, with one
 summary per unknown sensor (oldest and newest reading, count). The cached sensors are re-read every
 ``refresh_s``, so sensors approved in the API stop being reported; the sensor aliases
-(collector.aliases) are re-read with them.
+(collector.aliases) and the gateway bindings (collector.attribution) are re-read with them, and new
+first-sight gateway bindings are handed to the registry with each report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from collector.aliases import SensorAliases
+from collector.attribution import GatewayBindingSync
 from ganlink.registry_core import RegistryError
 from ganlink.schema import Reading
 from ganlink.topics import DevicePath
@@ -73,9 +75,11 @@ class UnknownSensorReporter:
         report_every_s: float = 2.0,
         max_sensors: int = 10_000,
         aliases: SensorAliases | None = None,
+        gateway_bindings: GatewayBindingSync | None = None,
     ) -> None:
         self._registry = registry
         self._aliases = aliases
+        self._gateway_bindings = gateway_bindings
         self._refresh_s = refresh_s
         self._report_every_s = report_every_s
         self._max_sensors = max_sensors
@@ -87,11 +91,14 @@ class UnknownSensorReporter:
         self.sightings_dropped = 0
 
     async def refresh(self) -> None:
-        """Re-read the registered and rejected sensors and the aliases (call once before the first batch)."""
+        """Re-read the registered and rejected sensors, the aliases and the gateway bindings (call once
+        before the first batch)."""
         known = await asyncio.to_thread(self._registry.known_sensor_ids)
         known |= await asyncio.to_thread(self._registry.rejected_sensor_ids)
         if self._aliases is not None:
             await self._aliases.refresh()
+        if self._gateway_bindings is not None:
+            await self._gateway_bindings.refresh()
         self._known = _sensors_by_device(known)
         self.refreshed_at = time.monotonic()
 
@@ -153,6 +160,8 @@ class UnknownSensorReporter:
                 await asyncio.wait_for(stop.wait(), self._report_every_s)
             try:
                 await self.report()
+                if self._gateway_bindings is not None:
+                    await self._gateway_bindings.persist()
                 if time.monotonic() - self.refreshed_at >= self._refresh_s:
                     await self.refresh()
             except RegistryError as exc:  # the readings are stored; their sensors are reported next time seen

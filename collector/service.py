@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from collector.aliases import AliasingBatchBuilder, SensorAliases
+from collector.attribution import GatewayBindingSync, GatewayPlants
 from collector.backfill import SeriesMover
 from collector.batching import BatchBuilder
 from collector.completeness import CompletenessStore, CompletenessTracker
@@ -60,6 +61,7 @@ class Collector:
         self.onboarding: UnknownSensorReporter | None = None
         self.backfill: SeriesMover | None = None  # moves kept readings of sensors approved with a mapping
         self.gateway_status: GatewayStatusRecorder | None = None
+        self.gateway_bindings: GatewayBindingSync | None = None  # gateway -> plant, kept in the registry
         self.metrics = CollectorMetrics()
         self.sequences = SequenceLedger()
         self.acks = AckLedger()
@@ -85,7 +87,10 @@ class Collector:
         dead_letters = DeadLetterStore(config.deadletter_db)
         max_readings, max_messages = config.batch_size, max(1, config.inflight_window // 2)
         builder = BatchBuilder(max_readings=max_readings, max_messages=max_messages, on_sealed=self._notify_sealed)
+        # With a registry, it declares and keeps the bindings (loaded by the first refresh below).
+        gateway_plants = GatewayPlants() if self.registry is not None else GatewayPlants.from_plant_files(plant_files)
         if self.registry is not None:
+            self.gateway_bindings = GatewayBindingSync(self.registry, gateway_plants, collector=config.client_id)
             aliases = SensorAliases(self.registry)
             builder = AliasingBatchBuilder(
                 aliases, max_readings=max_readings, max_messages=max_messages, on_sealed=self._notify_sealed
@@ -95,6 +100,7 @@ class Collector:
                 refresh_s=config.registry_refresh_s,
                 report_every_s=config.onboarding_report_every_s,
                 aliases=aliases,
+                gateway_bindings=self.gateway_bindings,
             )
             await self.onboarding.refresh()
             # Claims wait until every collector (same refresh interval) stores new readings under the target.
@@ -114,6 +120,7 @@ class Collector:
             acks=self.acks,
             sequences=self.sequences,
             metrics=self.metrics,
+            gateway_plants=gateway_plants,
             on_gateway_status=self.gateway_status.receive if self.gateway_status is not None else None,
         )
         self._writer = BatchWriter(
@@ -180,10 +187,13 @@ class Collector:
         self._log_summary()
 
     async def _last_registry_writes(self) -> None:
-        """What was written after the registry tasks' last round: unknown sensors, status, sequences."""
+        """What was written after the registry tasks' last round: unknown sensors, gateway bindings, status,
+        sequences."""
         try:
             if self.onboarding is not None:
                 await self.onboarding.report()
+            if self.gateway_bindings is not None:
+                await self.gateway_bindings.persist()
             if self.gateway_status is not None:
                 await self.gateway_status.flush()
                 await self.gateway_status.store_sequences()

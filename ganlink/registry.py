@@ -8,7 +8,8 @@ Writers besides the API: the collector records unknown sensors with :meth:`Regis
 
 The parts live in their own modules: registry_tables (schema), registry_records (what goes in and
 out), registry_core (engine, transactions), registry_assets, registry_onboarding, registry_alarms,
-registry_gateways (gateway status and sequence totals, written by the collector);
+registry_gateways (gateway status and sequence totals, written by the collector), registry_bindings
+(which plant each gateway may publish for: declared by plants, learned by collectors);
 this module is the facade and keeps API keys and the audit log.
 """
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from ganlink.assets import bundled_plant_files, load_plant_file
 from ganlink.registry_alarms import AlarmRegistry
 from ganlink.registry_aliases import BackfillClaim
+from ganlink.registry_bindings import GatewayBinding, GatewayBindingRegistry
 from ganlink.registry_core import RegistryError
 from ganlink.registry_gateways import GatewayRegistry, GatewaySequenceRecord, GatewayStatusRecord
 from ganlink.registry_onboarding import OnboardingRegistry, TargetRegistered
@@ -68,6 +70,7 @@ __all__ = [
     "BackfillClaim",
     "BackfillState",
     "DeviceNode",
+    "GatewayBinding",
     "GatewaySequenceRecord",
     "GatewayStatusRecord",
     "LineNode",
@@ -92,7 +95,7 @@ __all__ = [
 ]
 
 
-class Registry(OnboardingRegistry, AlarmRegistry, GatewayRegistry):
+class Registry(OnboardingRegistry, AlarmRegistry, GatewayRegistry, GatewayBindingRegistry):
     """The registry database; build with a SQLAlchemy URL (or :meth:`from_settings`), call
     :meth:`create_schema` once. Asset tree, onboarding, alarms and gateways live in their own modules."""
 
