@@ -6,6 +6,7 @@ flight). Counted, not timed: the ledger's peak of held messages."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,3 +90,35 @@ async def test_held_unacknowledged_messages_never_exceed_the_window(
     assert collector.acks.peak == WINDOW  # the window filled up (the broker had a backlog) ...
     assert collector.metrics.messages_received >= plan.messages  # ... every message came ...
     assert len(collector.acks) == 0  # ... and was acknowledged
+
+
+async def test_dead_letters_are_published_while_the_window_is_full(mosquitto: MosquittoServer, tmp_path: Path) -> None:
+    # Every message carries one unreadable reading: each batch publishes dead letters and waits for
+    # their PUBACKs, which come on the stream the full window stops reading. Reading must go on then.
+    plan = TrafficPlan(messages=1000, readings_per_message=4, devices=5, plant="plant-held-dead")
+    messages = []
+    for topic, payload in telemetry_messages(plan):
+        body = json.loads(payload)
+        body["readings"].append({"sensor": "sensor-x", "ts": body["readings"][0]["ts"], "value": "not a number"})
+        messages.append((topic, json.dumps(body).encode()))
+    config = _config(mosquitto, tmp_path)
+    store = SlowStore()
+    try:
+        async with Collector(config, store, use_spool=False) as collector:
+            stop = asyncio.Event()
+            running = asyncio.create_task(collector.run(stop))
+            publisher = Publisher("127.0.0.1", mosquitto.port, max_inflight=200)
+            await asyncio.to_thread(publisher.publish_all, messages)
+            publisher.close()
+            for _ in range(600):
+                if collector.metrics.dead_lettered["bad-reading"] >= plan.messages:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await running
+    finally:
+        forget_session("127.0.0.1", mosquitto.port, config.client_id)
+    assert len(store.readings) == plan.readings
+    assert collector.metrics.dead_lettered["bad-reading"] == plan.messages
+    assert collector.acks.peak >= WINDOW  # the window did fill up
+    assert len(collector.acks) == 0
