@@ -42,6 +42,7 @@ def _config(broker: MosquittoServer, tmp_path: Path) -> CollectorConfig:
         flush_interval_s=0.02,
         data_dir=tmp_path,
         use_registry=False,
+        sparkplug=False,  # no Sparkplug STATE publish: while our own PUBACK is pending, reading goes on
     )
 
 
