@@ -1,9 +1,11 @@
 """Gateways of a plant: each one's latest status (online/offline, outbox backlog and hours left) as
-the collector recorded it from the gateway's retained status message."""
+the collector recorded it from the gateway's retained status message, and which plant the gateway may
+publish telemetry for (its binding in the registry, read-only)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
@@ -19,7 +21,10 @@ class GatewayStatus(BaseModel):
     """One gateway's latest status. ``status`` is what the gateway said (``online``, or ``offline`` from
     its Will), ``unknown`` for the plant's declared gateway when no status was ever recorded; ``state``
     is the same with ``backfilling`` for an online gateway replaying its outbox. Outbox fields are null
-    when the gateway did not report them (no outbox, or offline)."""
+    when the gateway did not report them (no outbox, or offline). ``plant_binding`` is the plant the
+    collectors accept the gateway's telemetry for (others are dead-lettered ``wrong-plant``), null while
+    unbound; ``binding_source`` says why: ``declared`` by a plant, or ``learned`` from the first plant a
+    collector saw it publish for."""
 
     gateway: str
     status: str
@@ -32,6 +37,8 @@ class GatewayStatus(BaseModel):
     hours_left: float | None
     backfilling: bool | None
     drops: int | None
+    plant_binding: str | None = None
+    binding_source: Literal["declared", "learned"] | None = None
 
 
 def _ms(ns: int | None) -> int | None:
@@ -98,14 +105,20 @@ def gateway_sequences(registry: Registry, gateways: Iterable[str]) -> list[Gatew
 
 @router.get("/plants/{plant}/gateways")
 async def plant_gateways(plant: str, registry: RegistryDep) -> list[GatewayStatus]:
-    """The plant's gateways with their latest status, by gateway id (the declared one always listed)."""
+    """The plant's gateways with their latest status and binding, by gateway id (the declared one and
+    those bound to the plant always listed)."""
     info = registry.plant(plant)
     if info is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no plant {plant!r}")
     views = {record.gateway: gateway_status_view(record) for record in registry.gateway_statuses(plant)}
-    if info.gateway not in views:
-        views[info.gateway] = GatewayStatus(
-            gateway=info.gateway, status="unknown", state="unknown", since_ms=None, reported_ms=None, updated_ms=None,
+    bindings = {binding.gateway: binding for binding in registry.gateway_binding_records()}
+    bound_here = {gateway for gateway, binding in bindings.items() if binding.plant == plant}
+    for gateway in ({info.gateway} | bound_here) - views.keys():
+        views[gateway] = GatewayStatus(
+            gateway=gateway, status="unknown", state="unknown", since_ms=None, reported_ms=None, updated_ms=None,
             outbox_depth=None, oldest_age_s=None, hours_left=None, backfilling=None, drops=None,
         )  # fmt: skip
+    for gateway, view in views.items():
+        if (binding := bindings.get(gateway)) is not None:
+            views[gateway] = view.model_copy(update={"plant_binding": binding.plant, "binding_source": binding.source})
     return [views[gateway] for gateway in sorted(views)]
