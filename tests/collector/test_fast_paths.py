@@ -3,9 +3,11 @@ protocol per run of a device's readings); each must give exactly what the refere
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +155,15 @@ def _lines_or_error(encode: Any, readings: list[Reading]) -> list[str] | str:
 def test_batch_line_encoding_matches_encoding_one_reading_at_a_time(readings: list[Reading]) -> None:
     one_by_one = _lines_or_error(lambda rs: [encode_reading(r) for r in rs], readings)
     assert _lines_or_error(encode_readings, readings) == one_by_one
+
+
+def test_a_reading_built_on_the_fast_path_is_a_frozen_reading_like_any_other() -> None:
+    reading = {"sensor": "temp", "ts": format_rfc3339(NOW_NS), "value": 1.5}
+    payload = json.dumps({"v": 1, "gateway": "gw-1", "seq": 1, "readings": [reading]})
+    (fast,) = schema.parse_telemetry(DEVICE.telemetry_topic, payload.encode(), now_ns=NOW_NS, max_skew_ns=0).readings
+    reference = Reading(DEVICE, "temp", NOW_NS, 1.5, Quality.GOOD)
+    assert type(fast) is Reading
+    assert fast == reference
+    assert hash(fast) == hash(reference)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.value = 2.0  # type: ignore[misc]
