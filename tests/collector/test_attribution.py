@@ -5,35 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from collector.attribution import GatewayBindingSync, GatewayPlants
 from ganlink.assets import bundled_plant_files, load_plant_file
-from ganlink.registry import PlantInfo, Registry
+from ganlink.registry import Registry
 
-
-def _plant(plant_id: str, gateway: str) -> PlantInfo:
-    return PlantInfo(
-        id=plant_id, name=plant_id, industry="nonferrous", timezone="UTC",
-        shifts=[{"name": "day", "start": "08:00", "hours": 12}], nameplate_value=1.0, nameplate_unit="t/d",
-        gateway=gateway,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def registry_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'registry.sqlite'}"
-
-
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    reg = Registry(registry_url)
-    reg.create_schema()
-    yield reg
-    reg.close()
+from .conftest import plant_info
 
 
 def test_a_declared_gateway_may_publish_only_for_its_plant() -> None:
@@ -155,7 +134,7 @@ async def test_a_gateway_declared_through_the_registry_binds_at_the_next_refresh
     plants = GatewayPlants()
     sync = GatewayBindingSync(registry, plants, collector="collector-1")
     await sync.refresh()
-    registry.upsert_plant(_plant("plant-new", "gw-new"))  # an integrator adds a plant in the API
+    registry.upsert_plant(plant_info("plant-new", "gw-new"))  # an integrator adds a plant in the API
     await sync.refresh()
     assert plants.mismatch("gw-new", "plant-new") is None
     reason = plants.mismatch("gw-new", "plant-a")

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ from ganlink.servers import free_port
 from ganlink.store import SensorKey, SeriesPoint, TimeSeriesStore
 from ganlink.timestamps import format_rfc3339, now_ns
 from ganlink.topics import DevicePath
+
+from .conftest import wait_for
 
 PLANT, GATEWAY = "map-plant", "gw-map"
 WIRE_DEVICE = DevicePath(PLANT, "area-x", "line-y", "dev-unknown")
@@ -71,16 +73,6 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
     reg.load_plant_file(_plant_file())
     yield reg
     reg.close()
-
-
-async def _wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result if isinstance(result, bool) else await result:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 # -- pure parts -------------------------------------------------------------------------------------
@@ -297,21 +289,21 @@ async def test_approved_mapping_moves_kept_readings_and_stores_later_ones_at_the
             async with Collector(config, store, registry=registry) as collector:
                 running = asyncio.create_task(collector.run(stop))
                 await asyncio.to_thread(publish, 0, 300)  # a thread: the embedded broker runs on this loop
-                await _wait_for(lambda: (p := registry.pending_sensor(WIRE.sensor_id)) is not None
+                await wait_for(lambda: (p := registry.pending_sensor(WIRE.sensor_id)) is not None
                                 and p.seen_count == 300)  # fmt: skip
-                await _wait_for(lambda: _count_is(store, WIRE, 300))
+                await wait_for(lambda: _count_is(store, WIRE, 300))
 
                 approved = registry.approve_pending(WIRE.sensor_id, SPEC, TARGET_AT)
                 approved_at = time.monotonic()
                 assert approved.sensor_id == TARGET.sensor_id
                 # Published before the collector re-reads the aliases (every 3 s): stored under the wire path.
                 await asyncio.to_thread(publish, 300, 40)
-                await _wait_for(lambda: _count_is(store, WIRE, 340))
+                await wait_for(lambda: _count_is(store, WIRE, 340))
                 assert collector.onboarding is not None
                 assert collector.onboarding.refreshed_at < approved_at  # so this run did cover that case
-                await _wait_for(lambda: _backfill_status(registry) == "done", timeout_s=60)
+                await wait_for(lambda: _backfill_status(registry) == "done", timeout_s=60)
                 await asyncio.to_thread(publish, 340, 60)  # after: stored under the target directly
-                await _wait_for(lambda: _count_is(store, TARGET, 400))
+                await wait_for(lambda: _count_is(store, TARGET, 400))
                 stop.set()
                 await running
         finally:

@@ -23,6 +23,8 @@ from ganlink.influx import InfluxStore
 from ganlink.servers import InfluxServer, MosquittoServer
 from ganlink.topics import DEADLETTER_SUBSCRIPTION
 
+from .conftest import plant_reading_count, wait_for
+
 pytestmark = pytest.mark.servers
 
 
@@ -45,21 +47,6 @@ class DeadLetterWatcher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
-
-
-async def _count(store: InfluxStore, plant: str) -> int:
-    """Readings of one plant only: other tests on the shared broker may publish other plants."""
-    rows = await store.query(f"SELECT count(\"value\") FROM \"telemetry\" WHERE \"plant\" = '{plant}'")
-    return int(rows[0]["values"][0][1]) if rows else 0
-
-
-async def _wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
@@ -112,13 +99,13 @@ async def test_valid_readings_land_and_bad_ones_are_dead_lettered(
         publisher.close()
 
         async def landed() -> bool:
-            return await _count(influx_store, plan.plant) == plan.readings and len(watcher.bodies) >= 4
+            return await plant_reading_count(influx_store, plan.plant) == plan.readings and len(watcher.bodies) >= 4
 
-        await _wait_for(landed)
+        await wait_for(landed)
         stop.set()
         await running
     watcher.close()
-    assert await _count(influx_store, plan.plant) == plan.readings
+    assert await plant_reading_count(influx_store, plan.plant) == plan.readings
     reasons = sorted(body["reason"] for body in watcher.bodies)
     assert reasons == ["bad-envelope", "bad-reading", "not-json", "not-utf8"]
     assert all(body["topic"] == topic and body["detail"] for body in watcher.bodies)
@@ -151,7 +138,7 @@ async def test_nothing_is_acknowledged_before_it_is_written(
         publisher = Publisher("127.0.0.1", mosquitto.port)
         await asyncio.to_thread(publisher.publish_all, telemetry_messages(plan))
         publisher.close()
-        await _wait_for(lambda: _true_when(collector.metrics.messages_received >= 100))
+        await wait_for(lambda: collector.metrics.messages_received >= 100)
         stop.set()
         await running
     assert broken.readings == {}
@@ -161,15 +148,11 @@ async def test_nothing_is_acknowledged_before_it_is_written(
         running = asyncio.create_task(collector.run(stop))
 
         async def landed() -> bool:
-            return await _count(influx_store, plan.plant) == plan.readings
+            return await plant_reading_count(influx_store, plan.plant) == plan.readings
 
-        await _wait_for(landed)
+        await wait_for(landed)
         stop.set()
         await running
-
-
-async def _true_when(value: bool) -> bool:
-    return value
 
 
 async def test_two_collectors_share_the_load_and_every_reading_lands_once(
@@ -186,9 +169,9 @@ async def test_two_collectors_share_the_load_and_every_reading_lands_once(
         publisher.close()
 
         async def landed() -> bool:
-            return await _count(influx_store, plan.plant) == plan.readings
+            return await plant_reading_count(influx_store, plan.plant) == plan.readings
 
-        await _wait_for(landed)
+        await wait_for(landed)
         stop.set()
         await asyncio.gather(*runs)
     received = (one.metrics.messages_received, two.metrics.messages_received)
@@ -248,7 +231,7 @@ async def test_field_type_conflicts_are_isolated_and_dead_lettered_with_the_serv
         async def settled() -> bool:
             return len(watcher.bodies) >= 3 and collector.metrics.readings_written >= 20
 
-        await _wait_for(settled)
+        await wait_for(settled)
         stop.set()
         await running
     watcher.close()

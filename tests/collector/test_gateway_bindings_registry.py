@@ -4,33 +4,10 @@ wins over any learned binding, and the records say which is which."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
+from ganlink.registry import GatewayBinding, Registry
 
-from ganlink.registry import GatewayBinding, PlantInfo, Registry
-
-
-def _plant(plant_id: str, gateway: str) -> PlantInfo:
-    return PlantInfo(
-        id=plant_id, name=plant_id, industry="nonferrous", timezone="UTC",
-        shifts=[{"name": "day", "start": "08:00", "hours": 12}], nameplate_value=1.0, nameplate_unit="t/d",
-        gateway=gateway,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def registry_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'registry.sqlite'}"
-
-
-@pytest.fixture
-def registry(registry_url: str) -> Iterator[Registry]:
-    reg = Registry(registry_url)
-    reg.create_schema()
-    yield reg
-    reg.close()
+from .conftest import plant_info
 
 
 def test_the_first_writer_of_a_binding_wins_and_the_loser_is_told(registry: Registry) -> None:
@@ -45,7 +22,7 @@ def test_the_first_writer_of_a_binding_wins_and_the_loser_is_told(registry: Regi
 
 
 def test_bind_answers_every_stored_binding_not_only_the_ones_given(registry: Registry) -> None:
-    registry.upsert_plant(_plant("plant-d", "gw-d"))
+    registry.upsert_plant(plant_info("plant-d", "gw-d"))
     registry.bind_gateways({"gw-x": "plant-a"}, "collector-1")
     assert registry.bind_gateways({"gw-y": "plant-b"}, "collector-2") == {
         "gw-d": "plant-d",
@@ -56,13 +33,13 @@ def test_bind_answers_every_stored_binding_not_only_the_ones_given(registry: Reg
 
 def test_a_declared_gateway_wins_over_a_learned_binding(registry: Registry) -> None:
     registry.bind_gateways({"gw-x": "plant-a"}, "collector-1")
-    registry.upsert_plant(_plant("plant-b", "gw-x"))  # an integrator gives gw-x to plant-b later
+    registry.upsert_plant(plant_info("plant-b", "gw-x"))  # an integrator gives gw-x to plant-b later
     assert registry.gateway_bindings() == {"gw-x": "plant-b"}
     assert registry.gateway_binding_records() == [
         GatewayBinding(gateway="gw-x", plant="plant-b", source="declared", bound_ns=_updated_ns(registry, "plant-b"))
     ]
     # A collector's first sight of a declared gateway is not recorded as learned.
-    registry.upsert_plant(_plant("plant-c", "gw-c"))
+    registry.upsert_plant(plant_info("plant-c", "gw-c"))
     assert registry.bind_gateways({"gw-c": "plant-z"}, "collector-1")["gw-c"] == "plant-c"
     assert [r.source for r in registry.gateway_binding_records() if r.gateway == "gw-c"] == ["declared"]
 

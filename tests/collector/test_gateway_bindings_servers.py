@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from ganlink.servers import InfluxServer, MosquittoServer
 from ganlink.timestamps import now_ns
 from ganlink.topics import DevicePath
 
+from .conftest import plant_reading_count, wait_for
+
 pytestmark = pytest.mark.servers
 
 GATEWAY = "gw-binding-x"
@@ -32,20 +33,6 @@ def _telemetry(plant: str, seq: int) -> tuple[str, bytes]:
     device = DevicePath(plant, "area-1", "line-1", "pump-1")
     reading = {"sensor": "temp", "ts": now_ns() // 1_000_000, "value": float(seq)}
     return device.telemetry_topic, json.dumps({"v": 1, "gateway": GATEWAY, "seq": seq, "readings": [reading]}).encode()
-
-
-async def _count(store: InfluxStore, plant: str) -> int:
-    rows = await store.query(f'SELECT count("value") FROM "telemetry" WHERE "plant" = \'{plant}\'')
-    return int(rows[0]["values"][0][1]) if rows else 0
-
-
-async def _wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
@@ -90,7 +77,7 @@ async def _collect(config: CollectorConfig, store: InfluxStore, registry: Regist
         await asyncio.to_thread(publisher.publish_all, messages)
         publisher.close()
         try:
-            await _wait_for(until)
+            await wait_for(until)
         finally:
             stop.set()
             await running
@@ -100,7 +87,7 @@ async def test_a_learned_binding_survives_a_restart_and_the_other_plant_is_dead_
     config: CollectorConfig, influx_store: InfluxStore, registry: Registry, tmp_path: Path
 ) -> None:
     async def first_landed() -> bool:
-        return await _count(influx_store, PLANT_A) == 1
+        return await plant_reading_count(influx_store, PLANT_A) == 1
 
     await _collect(config, influx_store, registry, until=first_landed, messages=[_telemetry(PLANT_A, 1)])
     assert registry.gateway_bindings() == {GATEWAY: PLANT_A}
@@ -108,14 +95,14 @@ async def test_a_learned_binding_survives_a_restart_and_the_other_plant_is_dead_
     dead_letters = DeadLetterStore(tmp_path / "deadletter.sqlite")
 
     async def both_handled() -> bool:
-        stored = await _count(influx_store, PLANT_A) - 1 + await _count(influx_store, PLANT_B)
+        stored = await plant_reading_count(influx_store, PLANT_A) - 1 + await plant_reading_count(influx_store, PLANT_B)
         return stored + sum(dead_letters.counts().values()) == 2
 
     # Restarted: the gateway now publishes for plant B first, then again for plant A.
     restarted = [_telemetry(PLANT_B, 2), _telemetry(PLANT_A, 3)]
     await _collect(config, influx_store, registry, until=both_handled, messages=restarted)
-    assert await _count(influx_store, PLANT_B) == 0
-    assert await _count(influx_store, PLANT_A) == 2
+    assert await plant_reading_count(influx_store, PLANT_B) == 0
+    assert await plant_reading_count(influx_store, PLANT_A) == 2
     assert dead_letters.counts() == {"wrong-plant": 1}
     [stored] = dead_letters.list(reason="wrong-plant")
     letter = stored.letter

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from ganlink.schema import Reading
 from ganlink.servers import MosquittoServer
 from ganlink.timestamps import format_rfc3339, now_ns
 from ganlink.topics import DevicePath, gateway_status_topic
+
+from .conftest import wait_for
 
 pytestmark = pytest.mark.servers
 
@@ -67,16 +69,6 @@ class Publisher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
-
-
-async def _wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result if isinstance(result, bool) else await result:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
@@ -130,7 +122,7 @@ async def test_unknown_sensor_is_stored_and_pending_until_approved_then_no_longe
         # newest first: first_seen must still be the oldest reading of the message
         publisher.telemetry(0, [("temp", t0, 20.0), ("new-probe", t0 + 2 * S, 7.0), ("new-probe", t0, 5.0),
                                 ("new-probe", t0 + S, 6.0)])  # fmt: skip
-        await _wait_for(lambda: bool(registry.pending_sensors(PLANT)))
+        await wait_for(lambda: bool(registry.pending_sensors(PLANT)))
         [pending] = registry.pending_sensors(PLANT)
         assert (pending.sensor_id, pending.first_seen_ns, pending.last_seen_ns) == (DEVICE.sensor_id("new-probe"),
                                                                                     t0, t0 + 2 * S)  # fmt: skip
@@ -143,10 +135,10 @@ async def test_unknown_sensor_is_stored_and_pending_until_approved_then_no_longe
         approved_at = time.monotonic()
         onboarding = collector.onboarding
         assert onboarding is not None
-        await _wait_for(lambda: onboarding.refreshed_at > approved_at)
+        await wait_for(lambda: onboarding.refreshed_at > approved_at)
         reported = onboarding.sensors_reported
         publisher.telemetry(1, [("new-probe", t0 + 3 * S, 8.0)])
-        await _wait_for(lambda: len(_stored(store, "new-probe")) == 4)
+        await wait_for(lambda: len(_stored(store, "new-probe")) == 4)
         stop.set()
         await running
     assert onboarding.sensors_reported == reported  # the approved sensor is known now
@@ -171,7 +163,7 @@ async def test_sequence_totals_count_gaps_and_late_messages_per_gateway(
             rows = registry.gateway_sequences([GATEWAY])
             return bool(rows) and rows[0].received == 5
 
-        await _wait_for(persisted)  # written periodically while running
+        await wait_for(persisted)  # written periodically while running
         stop.set()
         await running
     [totals] = registry.gateway_sequences([GATEWAY])
@@ -193,7 +185,7 @@ async def test_gateway_status_retained_and_live_lands_in_the_registry(
     try:
         async with Collector(_config(mosquitto, tmp_path), MemoryStore(), registry=registry) as collector:
             running = asyncio.create_task(collector.run(stop))
-            await _wait_for(lambda: bool(registry.gateway_statuses(plant)))
+            await wait_for(lambda: bool(registry.gateway_statuses(plant)))
             [first] = registry.gateway_statuses(plant)
             assert (first.status, first.since_ns // S) == ("online", since // S)
             assert (first.outbox_depth, first.oldest_age_s, first.hours_left, first.backfilling, first.drops) == (
@@ -201,7 +193,7 @@ async def test_gateway_status_retained_and_live_lands_in_the_registry(
             )
             before_offline = now_ns()
             publisher.publish(topic, b'{"v":1,"status":"offline"}', retain=True)
-            await _wait_for(lambda: registry.gateway_statuses(plant)[0].status == "offline")
+            await wait_for(lambda: registry.gateway_statuses(plant)[0].status == "offline")
             stop.set()
             await running
     finally:
