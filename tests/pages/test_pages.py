@@ -158,37 +158,37 @@ async def test_onboarding_page_approves_a_pending_sensor(served: Served) -> None
     assert registered["range_min"] < 310.0 < registered["range_max"]
 
 
+def _open_alarm(served: Served, plant: str, alarm_id: str, severity: Severity) -> None:
+    """An unacknowledged alarm of ten minutes ago on a key sensor of ``plant``: the simulated faults
+    of the fixture depend on the hour the tests run, and earlier tests acknowledge some of them."""
+    registry = Registry(f"sqlite:///{served.data_dir / 'registry.sqlite'}")
+    try:
+        sensor = registry.sensors_of(plant, key_only=True)[0]
+        registry.open_alarm(Alarm(alarm_id, sensor.sensor_id, "robust-z", "1", severity, time.time_ns() - 600 * 10**9))
+    finally:
+        registry.close()
+
+
 async def test_an_engineer_acknowledges_an_open_alarm_from_the_scorecard(served: Served) -> None:
-    open_before = [a for a in api_get(served, "/api/v1/plants/conch-cement/alarms?limit=1000", "engineer")
-                   if not a["acknowledged"]]
-    assert open_before, "the fixture leaves some alarms unacknowledged"
+    _open_alarm(served, "conch-cement", "engineer-ack", Severity.MAJOR)
     url = f"{served.url}/compare?start=now-3h&end=now"
     async with browser_page(url, served.tokens["engineer"]) as (page, errors):
         await page.wait_for_selector("body[data-loaded=true]", timeout=60_000)
         card = page.locator('.scorecard[data-plant="conch-cement"]')
         await card.locator(".open-alarms summary").click()
-        first = card.locator(".open-alarms li[data-alarm]").first
-        await first.locator("button.ack").wait_for(timeout=10_000)
-        alarm_id = await first.get_attribute("data-alarm")
-        await first.locator("button.ack").click()
-        await card.locator(f'.open-alarms li.acked[data-alarm="{alarm_id}"]').wait_for(timeout=10_000)
-        assert "acknowledged by" in (await card.locator(f'li[data-alarm="{alarm_id}"]').text_content() or "")
+        item = card.locator('.open-alarms li[data-alarm="engineer-ack"]')
+        await item.locator("button.ack").wait_for(timeout=10_000)
+        await item.locator("button.ack").click()
+        await card.locator('.open-alarms li.acked[data-alarm="engineer-ack"]').wait_for(timeout=10_000)
+        assert "acknowledged by" in (await item.text_content() or "")
         assert errors == []
-    alarm = api_get(served, f"/api/v1/alarms/{alarm_id}", "engineer")
+    alarm = api_get(served, "/api/v1/alarms/engineer-ack", "engineer")
     assert alarm["acknowledged"] is True
     assert "engineer" in alarm["acknowledged_by"]
 
 
 async def test_a_manager_sees_open_alarms_without_the_acknowledge_button(served: Served) -> None:
-    # its own open alarm: the simulated faults of the fixture may all be acknowledged by earlier tests
-    registry = Registry(f"sqlite:///{served.data_dir / 'registry.sqlite'}")
-    try:
-        sensor = registry.sensors_of("liuzhou-auto", key_only=True)[0]
-        registry.open_alarm(
-            Alarm("manager-view", sensor.sensor_id, "robust-z", "1", Severity.MINOR, time.time_ns() - 600 * 10**9)
-        )
-    finally:
-        registry.close()
+    _open_alarm(served, "liuzhou-auto", "manager-view", Severity.MINOR)
     async with browser_page(f"{served.url}/compare?start=now-3h&end=now", served.tokens["manager"]) as (page, errors):
         await page.wait_for_selector("body[data-loaded=true]", timeout=60_000)
         card = page.locator('.scorecard[data-plant="liuzhou-auto"]')
