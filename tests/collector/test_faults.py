@@ -4,6 +4,8 @@ Durations are shrunk for CI, each still longer than the retry windows configured
 - 1: InfluxDB killed for 8 s (issue: 60 s) during a 100,000-reading run; the broker holds the rest.
 - 2: InfluxDB down 12 s (issue: 15 min) with retries capped at 0.3 s and spooling after 1 s, so
   the outage outlasts every retry window many times over; traffic keeps arriving meanwhile.
+With ``GANLINK_FAULT_FULL=1`` (``make test-faults-full``, about 17 minutes) tests 1 and 2 run the
+issue's durations, 60 s and 15 min, with the collector's default retry policy.
 - 3: the collector process SIGKILLed mid-stream and restarted; what it wrote but had not yet
   acknowledged is written again (harmless: same points), never more than the in-flight window.
 - 4: Mosquitto restarted mid-stream with persistence on.
@@ -36,6 +38,13 @@ pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
 START_NS = 1_790_000_000_000 * 1_000_000  # fixed source times: a reading's time names its seq
 
+FULL_LENGTH = os.environ.get("GANLINK_FAULT_FULL") == "1"
+INFLUX_KILLED_S = 60.0 if FULL_LENGTH else 8.0
+LONG_OUTAGE_S = 900.0 if FULL_LENGTH else 12.0
+# Shortened retry windows for CI; the collector's defaults in the full-length run.
+SHORT_RETRY = RetryPolicy() if FULL_LENGTH else RetryPolicy(initial_s=0.05, max_s=0.3, spool_after_s=30.0)
+SPOOLING_RETRY = RetryPolicy() if FULL_LENGTH else RetryPolicy(initial_s=0.05, max_s=0.3, spool_after_s=1.0)
+
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
@@ -65,7 +74,7 @@ def _config(broker: MosquittoServer, tmp_path: Path, **overrides: Any) -> Collec
         "batch_size": 2000,
         "flush_interval_s": 0.05,
         "data_dir": tmp_path / "collector",
-        "retry": RetryPolicy(initial_s=0.05, max_s=0.3, spool_after_s=30.0),
+        "retry": SHORT_RETRY,
     }
     return CollectorConfig(**{**settings, **overrides})
 
@@ -108,7 +117,7 @@ async def test_influxdb_killed_mid_run_loses_nothing(
         publishing = _publish_in_background(broker, plan)
         assert await _wait_landed(store, plan.plant, 20_000, 60) >= 20_000
         influx.stop(kill=True)
-        await asyncio.sleep(8)
+        await asyncio.sleep(INFLUX_KILLED_S)
         influx.start()
         assert await _wait_landed(store, plan.plant, plan.readings, 90) == plan.readings
         assert await publishing == plan.messages
@@ -122,14 +131,13 @@ async def test_long_influxdb_outage_spools_to_disk_and_replays_everything(
     broker: MosquittoServer, influx: InfluxServer, store: InfluxStore, tmp_path: Path
 ) -> None:
     plan = TrafficPlan(messages=3000, readings_per_message=20, devices=10, plant="fault-two", start_ns=START_NS)
-    retry = RetryPolicy(initial_s=0.05, max_s=0.3, spool_after_s=1.0)
     stop = asyncio.Event()
-    async with Collector(_config(broker, tmp_path, retry=retry), store) as collector:
+    async with Collector(_config(broker, tmp_path, retry=SPOOLING_RETRY), store) as collector:
         running = asyncio.create_task(collector.run(stop))
         influx.stop(kill=True)
         publishing = _publish_in_background(broker, plan)
         assert await publishing == plan.messages  # all accepted while InfluxDB is down
-        await asyncio.sleep(12)
+        await asyncio.sleep(LONG_OUTAGE_S)
         assert collector.metrics.batches_spooled > 0
         assert collector.acks.connection == 1
         assert len(collector.acks) == 0  # spooled = durable = acknowledged
