@@ -48,10 +48,21 @@ class DeadLetter:
         return self.original_size is not None and self.original_size > len(self.payload)
 
     @classmethod
-    def of_message(cls, reason: str, detail: str, topic: str, payload: bytes, received_ns: int) -> DeadLetter:
-        """A whole message that could not be read or attributed (huge payloads kept truncated)."""
+    def of_message(
+        cls,
+        reason: str,
+        detail: str,
+        topic: str,
+        payload: bytes,
+        received_ns: int,
+        *,
+        gateway: str | None = None,
+        seq: int | None = None,
+    ) -> DeadLetter:
+        """A whole message that could not be read or attributed (huge payloads kept truncated);
+        ``gateway``/``seq`` when it was read but refused as a whole (e.g. ``wrong-plant``)."""
         kept = payload[:MAX_KEPT_PAYLOAD_BYTES]
-        return cls(reason, detail, topic, kept, received_ns, original_size=len(payload))
+        return cls(reason, detail, topic, kept, received_ns, original_size=len(payload), gateway=gateway, seq=seq)
 
     def encode(self) -> bytes:
         """The JSON body: reason, detail, original topic and payload (text when UTF-8, else base64)."""

@@ -85,7 +85,11 @@ def read_message(
     if gateway_plants is not None:
         wrong = gateway_plants.mismatch(message.gateway, message.device.plant)
         if wrong is not None:
-            return _whole("wrong-plant", wrong, topic, payload, now_ns)
+            letter = DeadLetter.of_message(
+                "wrong-plant", wrong, topic, payload, now_ns, gateway=message.gateway, seq=message.seq
+            )
+            # Not counted in the sequence ledger: the sender may be impersonating that gateway.
+            return Intake(dead_letters=[letter])
     dead_letters = [
         DeadLetter(
             "bad-reading",

@@ -108,4 +108,5 @@ async def test_a_learned_binding_survives_a_restart_and_the_other_plant_is_dead_
     letter = stored.letter
     assert PLANT_B in letter.topic
     assert PLANT_A in letter.detail
+    assert (letter.gateway, letter.seq) == (GATEWAY, 2)  # listed by gateway/seq, like a refused reading
     assert registry.gateway_bindings() == {GATEWAY: PLANT_A}
