@@ -183,7 +183,7 @@ class BatchWriter:
         await self._dead_letter(dead_letters)
         self._acks_for(batch.tokens)
         metrics = self._metrics
-        metrics.write_seconds_total += time.monotonic() - started
+        metrics.observe_write(time.monotonic() - started)
         if stored:
             self._observe(batch.readings)
             metrics.batches_written += 1
