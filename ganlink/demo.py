@@ -23,9 +23,13 @@ from ganlink.errors import ConfigError
 from ganlink.servers import free_port
 from ganlink.settings import Settings
 
-__all__ = ["DemoOptions", "run_demo"]
+__all__ = ["UNREGISTERED_SENSOR", "DemoOptions", "run_demo"]
 
 log = logging.getLogger(__name__)
+
+# Published by its plant's simulated gateway but left out of the registry, like a probe an electrician
+# has just wired: the collector keeps its readings and lists it on /onboarding for approval.
+UNREGISTERED_SENSOR = "conch-cement.float-glass.float-line-1.glass-furnace.furnace-pressure"
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ async def run_demo(
         resources.callback(registry.close)
         for plant_file in plant_files:
             registry.load_plant_file(plant_file)
+        registry.delete_sensor(UNREGISTERED_SENSOR)
         _key, token = registry.create_api_key(Role.ADMIN, [ALL_PLANTS], name="demo")
         api = _DemoServer(
             uvicorn.Config(
@@ -147,6 +152,7 @@ async def run_demo(
                     f"({', '.join(p.plant.id for p in plant_files)})\n"
                     f"  broker {mqtt_url}, store {store_name}\n"
                     f"  open  http://{options.host}:{api_port}/#token={token}\n"
+                    f"  /onboarding lists a sensor waiting for approval: {UNREGISTERED_SENSOR}\n"
                     "  Ctrl-C stops everything\n",
                     flush=True,
                 )

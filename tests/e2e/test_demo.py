@@ -1,8 +1,9 @@
 """`ganlink demo` as a user runs it: no server, a URL printed, live data of every plant on the page
-within 15 s, and Ctrl-C stops everything cleanly."""
+within 15 s, the unregistered sensor waiting on /onboarding, and Ctrl-C stops everything cleanly."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ganlink.assets import bundled_plant_files
+from ganlink.demo import UNREGISTERED_SENSOR
 
 from ..conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
@@ -76,5 +79,21 @@ def test_demo_page_shows_live_data_of_every_plant_and_ctrl_c_stops_it(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "demo-workshop.png"), full_page=True)
         browser.close()
+    assert UNREGISTERED_SENSOR in _pending_sensor_ids(url, "conch-cement")
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
+
+
+def _pending_sensor_ids(page_url: str, plant: str, timeout_s: float = 15.0) -> set[str]:
+    """The plant's pending sensors as the onboarding page reads them, once any is listed."""
+    base, token = page_url.split("/#token=")
+    request = urllib.request.Request(
+        f"{base}/api/v1/plants/{plant}/pending-sensors", headers={"Authorization": f"Bearer {token}"}
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            pending = {sensor["sensor_id"] for sensor in json.load(response)}
+        if pending or time.monotonic() > deadline:
+            return pending
+        time.sleep(0.5)
